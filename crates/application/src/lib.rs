@@ -1,1 +1,28 @@
+//! roster's use cases and the ports they need.
+//!
+//! Every decision — dry run or commit, create/update/unchanged, which fields
+//! changed, default dates, what goes into the report — is made here, from a
+//! pure plan, before any write. Adapters store and fetch; they decide nothing.
 #![forbid(unsafe_code)]
+
+mod flags;
+mod get_user;
+mod plan;
+mod ports;
+mod readiness;
+mod report;
+mod upsert_user;
+
+#[cfg(feature = "contract-tests")]
+pub mod contract;
+
+pub use flags::parse_flag;
+pub use get_user::{GetUser, GetUserError};
+pub use plan::{Plan, plan_upsert};
+pub use ports::{
+    Clock, FixedClock, IdGenerator, RepositoryError, SystemClock, UpsertContext, UpsertContextQuery,
+    UserRef, UserRepository,
+};
+pub use readiness::CheckReadiness;
+pub use report::{Action, Report, ReportKind, ReportStatus, Summary, UserOutcome};
+pub use upsert_user::{Body, UpsertError, UpsertRequest, UpsertUser};

@@ -1,1 +1,125 @@
+//! roster's in-memory repository: the same guarantees as the SQL stores
+//! (whole writes, unique email and telephony identity per namespace), kept
+//! in a map behind one lock. Nothing survives a restart.
 #![forbid(unsafe_code)]
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
+use roster_domain::{Namespace, TelephonyIdentity, User, UserId};
+
+#[derive(Default)]
+struct Tenant {
+    users: HashMap<UserId, User>,
+    /// normalised email → owner
+    emails: HashMap<String, UserId>,
+    identities: HashMap<TelephonyIdentity, UserId>,
+}
+
+/// The in-memory [`UserRepository`].
+#[derive(Default)]
+pub struct InMemoryUserRepository {
+    tenants: RwLock<HashMap<Namespace, Tenant>>,
+}
+
+fn poisoned<T>(_: T) -> RepositoryError {
+    RepositoryError::Internal("the in-memory store's lock is poisoned".into())
+}
+
+#[async_trait]
+impl UserRepository for InMemoryUserRepository {
+    async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError> {
+        let tenants = self.tenants.read().map_err(poisoned)?;
+        Ok(tenants.get(namespace).and_then(|t| t.users.get(user_id)).cloned())
+    }
+
+    async fn upsert_context(
+        &self,
+        namespace: &Namespace,
+        query: &UpsertContextQuery,
+    ) -> Result<UpsertContext, RepositoryError> {
+        let tenants = self.tenants.read().map_err(poisoned)?;
+        let Some(t) = tenants.get(namespace) else {
+            return Ok(UpsertContext::default());
+        };
+        Ok(UpsertContext {
+            existing: t.users.get(&query.user_id).cloned(),
+            references: query
+                .references
+                .iter()
+                .filter_map(|id| t.users.get(id))
+                .map(|u| UserRef {
+                    user_id: u.user_id.clone(),
+                    first_name: u.profile.first_name.to_string(),
+                    last_name: u.profile.last_name.to_string(),
+                })
+                .collect(),
+            email_owner: query.email.as_ref().and_then(|e| t.emails.get(e)).cloned(),
+            identity_owners: query
+                .identities
+                .iter()
+                .filter_map(|i| t.identities.get(i).map(|owner| (i.clone(), owner.clone())))
+                .collect(),
+        })
+    }
+
+    async fn save(&self, namespace: &Namespace, user: &User, _at: DateTime<Utc>) -> Result<(), RepositoryError> {
+        let mut tenants = self.tenants.write().map_err(poisoned)?;
+        let t = tenants.entry(namespace.clone()).or_default();
+        let id = &user.user_id;
+        let email = user.profile.email.as_ref().map(|e| e.normalized());
+        let identities: Vec<_> = user.profile.telephony_configurations.iter().map(|c| c.identity()).collect();
+        // Check every unique value before touching anything: all or nothing.
+        let taken = |owner: Option<&UserId>| owner.is_some_and(|o| o != id);
+        if email.as_ref().is_some_and(|e| taken(t.emails.get(e))) || identities.iter().any(|i| taken(t.identities.get(i))) {
+            return Err(RepositoryError::Conflict);
+        }
+        if let Some(before) = t.users.get(id) {
+            if let Some(e) = &before.profile.email {
+                t.emails.remove(&e.normalized());
+            }
+            for c in &before.profile.telephony_configurations {
+                t.identities.remove(&c.identity());
+            }
+        }
+        if let Some(e) = email {
+            t.emails.insert(e, id.clone());
+        }
+        for i in identities {
+            t.identities.insert(i, id.clone());
+        }
+        t.users.insert(id.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        self.tenants.read().map(|_| ()).map_err(poisoned)
+    }
+}
+
+#[cfg(test)]
+mod contract {
+    use std::sync::Arc;
+
+    use roster_application::UserRepository;
+    use roster_application::contract::Fixture;
+
+    use super::InMemoryUserRepository;
+
+    struct Memory(Arc<InMemoryUserRepository>);
+
+    impl Fixture for Memory {
+        fn repository(&self) -> Arc<dyn UserRepository> {
+            self.0.clone()
+        }
+    }
+
+    async fn fixture() -> Memory {
+        Memory(Arc::new(InMemoryUserRepository::default()))
+    }
+
+    roster_application::repository_contract_tests!(fixture());
+}

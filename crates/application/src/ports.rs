@@ -1,0 +1,123 @@
+//! The ports: what the use cases need from the outside world.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_domain::{Namespace, TelephonyIdentity, User, UserId};
+
+type Source = Box<dyn StdError + Send + Sync>;
+
+/// What a repository can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum RepositoryError {
+    /// A unique value (email, telephony identity) belongs to another user of
+    /// the namespace. Nothing was written.
+    #[error("the email or a telephony identity belongs to another user")]
+    Conflict,
+    /// The store can't be reached or did not answer in time. Nothing was
+    /// written; trying again later may succeed.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] Source),
+    /// The store answered with something this adapter can't make sense of.
+    #[error("the store failed")]
+    Internal(#[source] Source),
+}
+
+/// What planning the upsert of one user needs to know about its neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpsertContextQuery {
+    /// The user being upserted.
+    pub user_id: UserId,
+    /// Users it names (`supervisorId`, `coachId`).
+    pub references: Vec<UserId>,
+    /// Its email, normalised (lower-case).
+    pub email: Option<String>,
+    /// Its telephony identities.
+    pub identities: Vec<TelephonyIdentity>,
+}
+
+/// A user named as a reference, with the name `supervisorName` is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub user_id: UserId,
+    pub first_name: String,
+    pub last_name: String,
+}
+
+/// The answer to an [`UpsertContextQuery`], as stored now.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UpsertContext {
+    /// The stored version of the user, if any.
+    pub existing: Option<User>,
+    /// Those of the referenced users that exist.
+    pub references: Vec<UserRef>,
+    /// Who holds the email now (possibly the user itself).
+    pub email_owner: Option<UserId>,
+    /// Who holds each of the identities now (possibly the user itself); an
+    /// identity nobody holds is absent.
+    pub identity_owners: Vec<(TelephonyIdentity, UserId)>,
+}
+
+/// Where users are kept, per namespace.
+///
+/// Contract (pinned by `contract::` and run against every adapter):
+/// - `save` writes a user whole — its fields, roles, teams and telephony
+///   configurations — in one transaction, replacing any stored version, or
+///   writes nothing.
+/// - `save` returns [`RepositoryError::Conflict`] when the email
+///   (case-insensitive) or a telephony identity (platform case-insensitive,
+///   agent id exact) belongs to another user of the namespace. The store's
+///   unique indexes decide, so this holds under concurrency.
+/// - Lists come back in the order they were saved.
+/// - Namespaces are disjoint.
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// The stored user, `None` if the namespace has no such user.
+    async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError>;
+
+    /// Everything planning an upsert needs, read in as few round trips as the
+    /// store allows.
+    async fn upsert_context(
+        &self,
+        namespace: &Namespace,
+        query: &UpsertContextQuery,
+    ) -> Result<UpsertContext, RepositoryError>;
+
+    /// Stores `user` whole, replacing the stored version; `at` is recorded
+    /// as the time of the write.
+    async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError>;
+
+    /// `Ok` when the store answers.
+    async fn ping(&self) -> Result<(), RepositoryError>;
+}
+
+/// The time now. Use cases never read the system clock themselves.
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// A clock that always says the same time, for tests.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// New identifiers (report ids).
+pub trait IdGenerator: Send + Sync + 'static {
+    fn new_id(&self) -> String;
+}

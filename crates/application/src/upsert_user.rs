@@ -1,0 +1,170 @@
+//! `UpsertUser`: create or update one user, or try it (`commit=false`).
+
+use std::sync::Arc;
+
+use roster_domain::{Issue, IssueCode, Namespace, RawValue, parse_user};
+
+use crate::{
+    Action, Clock, IdGenerator, Plan, RepositoryError, Report, ReportKind, ReportStatus, Summary, UserOutcome,
+    UserRepository, parse_flag, plan_upsert,
+};
+
+/// The body of an upsert request, as the driving adapter could read it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// A well-formed document (not necessarily an object).
+    Document(RawValue),
+    /// Not a document at all; the message says where it broke.
+    Malformed(String),
+}
+
+/// An upsert as received: raw strings, checked here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpsertRequest {
+    pub namespace: String,
+    /// The `commit` query parameter as sent, if sent.
+    pub commit: Option<String>,
+    /// The `forceCommit` query parameter as sent, if sent.
+    pub force_commit: Option<String>,
+    pub body: Body,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpsertError {
+    /// The store could not be read or written; nothing was written.
+    #[error("the store is unavailable")]
+    Unavailable(#[source] RepositoryError),
+}
+
+/// How often a write lost to a concurrent one is planned and tried again.
+const SAVE_ATTEMPTS: usize = 3;
+
+pub struct UpsertUser {
+    repository: Arc<dyn UserRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl UpsertUser {
+    pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        UpsertUser { repository, clock, ids }
+    }
+
+    /// Validates, plans and — when committing — writes one user, and says
+    /// what happened in a report. Every problem with the request or the user
+    /// is in the report; only a failing store is an `Err`.
+    #[tracing::instrument(skip_all, fields(namespace = %request.namespace))]
+    pub async fn execute(&self, request: UpsertRequest) -> Result<Report, UpsertError> {
+        let now = self.clock.now();
+        let commit = parse_flag("commit", request.commit.as_deref(), true);
+        let force_commit = parse_flag("forceCommit", request.force_commit.as_deref(), false);
+        let mut report = Report {
+            report_id: self.ids.new_id(),
+            namespace: request.namespace.clone(),
+            kind: ReportKind::Single,
+            status: ReportStatus::InProgress,
+            commit: *commit.as_ref().unwrap_or(&false),
+            force_commit: *force_commit.as_ref().unwrap_or(&false),
+            created_at: now,
+            completed_at: None,
+            summary: Summary::default(),
+            errors: Vec::new(),
+            users: Vec::new(),
+        };
+        let namespace = Namespace::parse(&request.namespace)
+            .map_err(|message| {
+                report.errors.push(Issue::new("namespace", IssueCode::InvalidValue, message).with_value(
+                    RawValue::String(request.namespace.clone()),
+                ))
+            })
+            .ok();
+        report.errors.extend(commit.err());
+        report.errors.extend(force_commit.err());
+        let raw = match request.body {
+            Body::Malformed(message) => {
+                report.errors.push(Issue::new("", IssueCode::MalformedJson, message));
+                None
+            }
+            Body::Document(raw @ RawValue::Object(_)) => Some(raw),
+            Body::Document(other) => {
+                report.errors.push(Issue::new(
+                    "",
+                    IssueCode::MalformedJson,
+                    format!("the body must be a JSON object holding one user, got {}", other.kind()),
+                ));
+                None
+            }
+        };
+        let (Some(namespace), Some(raw), true) = (namespace, raw, report.errors.is_empty()) else {
+            report.finish(self.clock.now());
+            return Ok(report);
+        };
+
+        report.summary.received = 1;
+        let outcome = self.upsert(&namespace, &raw, report.commit, report.force_commit).await?;
+        report.users.push(outcome);
+        report.finish(self.clock.now());
+        Ok(report)
+    }
+
+    async fn upsert(
+        &self,
+        namespace: &Namespace,
+        raw: &RawValue,
+        commit: bool,
+        force_commit: bool,
+    ) -> Result<UserOutcome, UpsertError> {
+        let parsed = parse_user(raw);
+        let mut outcome = UserOutcome {
+            index: 0,
+            user_id: parsed.user_id.clone(),
+            action: Action::None,
+            persisted: false,
+            changed_fields: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        };
+        let (parse_errors, parse_warnings): (Vec<_>, Vec<_>) = parsed.issues.into_iter().partition(Issue::is_error);
+        outcome.errors = parse_errors;
+        outcome.warnings = parse_warnings;
+        let Some(draft) = parsed.draft else {
+            return Ok(outcome);
+        };
+
+        let query = Plan::context_query(&draft);
+        for attempt in 1..=SAVE_ATTEMPTS {
+            let context = self.repository.upsert_context(namespace, &query).await.map_err(UpsertError::Unavailable)?;
+            let now = self.clock.now();
+            let plan = plan_upsert(draft.clone(), &context, now.date_naive());
+            let write = commit && plan.errors.is_empty() && (plan.action != Action::Unchanged || force_commit);
+            let persisted = match (&plan.user, write) {
+                (Some(user), true) => match self.repository.save(namespace, user, now).await {
+                    Ok(()) => true,
+                    // Another writer took the email or an identity between
+                    // our read and our write: plan again against what is
+                    // stored now, which names the winner.
+                    Err(RepositoryError::Conflict) if attempt < SAVE_ATTEMPTS => continue,
+                    Err(RepositoryError::Conflict) => {
+                        outcome.errors.push(Issue::new(
+                            "userId",
+                            IssueCode::Conflict,
+                            "the user's email or a telephony identity was being taken by another user at the same time; try again",
+                        ));
+                        outcome.warnings.extend(plan.warnings);
+                        return Ok(outcome);
+                    }
+                    Err(e) => return Err(UpsertError::Unavailable(e)),
+                },
+                _ => false,
+            };
+            outcome.action = plan.action;
+            outcome.changed_fields = plan.changed_fields;
+            outcome.errors.extend(plan.errors);
+            outcome.warnings.extend(plan.warnings);
+            outcome.persisted = persisted;
+            break;
+        }
+        Ok(outcome)
+    }
+}
+
