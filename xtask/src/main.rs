@@ -1,2 +1,61 @@
+//! roster's developer chores: `cargo xtask openapi [--check]`, `cargo xtask bench upsert`.
 #![forbid(unsafe_code)]
-fn main() {}
+
+mod bench;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  cargo xtask openapi [--check]   write openapi/openapi.json from the code (--check: fail if it differs)
+  cargo xtask bench upsert        load-test single-user upserts (see xtask/src/bench.rs)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["openapi"] => openapi(false),
+        ["openapi", "--check"] => openapi(true),
+        ["bench", rest @ ..] => bench::run(rest),
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+fn openapi(check: bool) -> Result<(), String> {
+    let path = workspace_root().join("openapi/openapi.json");
+    let fresh = roster_openapi::document_json();
+    if check {
+        let committed = std::fs::read_to_string(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if committed != fresh {
+            return Err(format!(
+                "{} is out of date with the code: run `cargo xtask openapi` and commit the result",
+                path.display()
+            ));
+        }
+        println!("{} matches the code", path.display());
+    } else {
+        std::fs::write(&path, fresh)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}

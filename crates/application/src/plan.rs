@@ -21,13 +21,21 @@ impl Plan {
     /// What to ask the store before planning `draft`.
     pub fn context_query(draft: &UserDraft) -> UpsertContextQuery {
         let p = &draft.profile;
-        let mut references: Vec<_> = [&p.supervisor_id, &p.coach_id].into_iter().flatten().cloned().collect();
+        let mut references: Vec<_> = [&p.supervisor_id, &p.coach_id]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
         references.dedup();
         UpsertContextQuery {
             user_id: draft.user_id.clone(),
             references,
             email: p.email.as_ref().map(|e| e.normalized()),
-            identities: p.telephony_configurations.iter().map(|t| t.identity()).collect(),
+            identities: p
+                .telephony_configurations
+                .iter()
+                .map(|t| t.identity())
+                .collect(),
         }
     }
 }
@@ -50,7 +58,10 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
-    let activation_date = draft.activation_date.or(existing.map(|e| e.activation_date)).unwrap_or(today);
+    let activation_date = draft
+        .activation_date
+        .or(existing.map(|e| e.activation_date))
+        .unwrap_or(today);
     let deactivation_date = match draft.profile.status {
         Status::Active => None,
         Status::Inactive => {
@@ -84,8 +95,15 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
         && owner != &draft.user_id
     {
         errors.push(
-            Issue::new("email", IssueCode::Conflict, format!("email {email} is already used by user '{owner}'", email = email.as_str()))
-                .with_value(RawValue::String(email.as_str().to_owned())),
+            Issue::new(
+                "email",
+                IssueCode::Conflict,
+                format!(
+                    "email {email} is already used by user '{owner}'",
+                    email = email.as_str()
+                ),
+            )
+            .with_value(RawValue::String(email.as_str().to_owned())),
         );
     }
     for (i, t) in p.telephony_configurations.iter().enumerate() {
@@ -114,8 +132,12 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
             && find(id).is_none()
         {
             warnings.push(
-                Issue::new(field, IssueCode::UnknownReference, format!("{field} '{id}' names no user in this namespace"))
-                    .with_value(RawValue::String(id.as_str().to_owned())),
+                Issue::new(
+                    field,
+                    IssueCode::UnknownReference,
+                    format!("{field} '{id}' names no user in this namespace"),
+                )
+                .with_value(RawValue::String(id.as_str().to_owned())),
             );
         }
     }
@@ -126,7 +148,9 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
                 Issue::new(
                     "supervisorName",
                     IssueCode::NameMismatch,
-                    format!("supervisorName '{name}' differs from the supervisor's name '{expected}'"),
+                    format!(
+                        "supervisorName '{name}' differs from the supervisor's name '{expected}'"
+                    ),
                 )
                 .with_value(RawValue::String(name.as_str().to_owned())),
             );
@@ -134,17 +158,38 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
     }
 
     if !errors.is_empty() {
-        return Plan { user: None, action: Action::None, changed_fields: Vec::new(), errors, warnings };
+        return Plan {
+            user: None,
+            action: Action::None,
+            changed_fields: Vec::new(),
+            errors,
+            warnings,
+        };
     }
-    let user = User { user_id: draft.user_id, profile: draft.profile, activation_date, deactivation_date };
+    let user = User {
+        user_id: draft.user_id,
+        profile: draft.profile,
+        activation_date,
+        deactivation_date,
+    };
     let (action, changed_fields) = match existing {
         None => (Action::Create, Vec::new()),
         Some(before) => {
             let changed = user.changed_fields(before);
-            if changed.is_empty() { (Action::Unchanged, changed) } else { (Action::Update, changed) }
+            if changed.is_empty() {
+                (Action::Unchanged, changed)
+            } else {
+                (Action::Update, changed)
+            }
         }
     };
-    Plan { user: Some(user), action, changed_fields, errors, warnings }
+    Plan {
+        user: Some(user),
+        action,
+        changed_fields,
+        errors,
+        warnings,
+    }
 }
 
 #[cfg(test)]
@@ -168,7 +213,10 @@ mod tests {
             ("organization".into(), s("Acme")),
             ("contactCenter".into(), s("North")),
             ("site".into(), s("Oslo")),
-            ("roles".into(), RawValue::Array(vec![s("Agent"), s("Trainer")])),
+            (
+                "roles".into(),
+                RawValue::Array(vec![s("Agent"), s("Trainer")]),
+            ),
             (
                 "telephonyConfigurations".into(),
                 RawValue::Array(vec![RawValue::Object(vec![
@@ -185,7 +233,9 @@ mod tests {
     }
 
     fn stored(extra: &[(&str, &str)]) -> User {
-        plan_upsert(draft(extra), &UpsertContext::default(), today()).user.unwrap()
+        plan_upsert(draft(extra), &UpsertContext::default(), today())
+            .user
+            .unwrap()
     }
 
     fn date(s: &str) -> CalendarDate {
@@ -203,7 +253,10 @@ mod tests {
 
     #[test]
     fn an_existing_user_keeps_its_activation_date_and_reports_changes() {
-        let ctx = UpsertContext { existing: Some(stored(&[("activationDate", "2020-01-01")])), ..Default::default() };
+        let ctx = UpsertContext {
+            existing: Some(stored(&[("activationDate", "2020-01-01")])),
+            ..Default::default()
+        };
         let p = plan_upsert(draft(&[("jobTitle", "Lead")]), &ctx, today());
         assert_eq!(p.action, Action::Update);
         assert_eq!(p.changed_fields, vec!["jobTitle"]);
@@ -212,7 +265,10 @@ mod tests {
 
     #[test]
     fn same_user_is_unchanged_even_with_lists_reordered() {
-        let ctx = UpsertContext { existing: Some(stored(&[])), ..Default::default() };
+        let ctx = UpsertContext {
+            existing: Some(stored(&[])),
+            ..Default::default()
+        };
         let mut d = draft(&[]);
         d.profile.roles.reverse();
         let p = plan_upsert(d, &ctx, today());
@@ -223,21 +279,42 @@ mod tests {
     #[test]
     fn inactive_dates() {
         // new inactive user: deactivated today
-        let p = plan_upsert(draft(&[("status", "Inactive"), ("activationDate", "2020-01-01")]), &UpsertContext::default(), today());
+        let p = plan_upsert(
+            draft(&[("status", "Inactive"), ("activationDate", "2020-01-01")]),
+            &UpsertContext::default(),
+            today(),
+        );
         assert_eq!(p.user.unwrap().deactivation_date, Some(date("2026-12-04")));
         // already inactive: keeps the stored date
-        let before = stored(&[("status", "Inactive"), ("activationDate", "2020-01-01"), ("deactivationDate", "2021-05-05")]);
-        let ctx = UpsertContext { existing: Some(before), ..Default::default() };
+        let before = stored(&[
+            ("status", "Inactive"),
+            ("activationDate", "2020-01-01"),
+            ("deactivationDate", "2021-05-05"),
+        ]);
+        let ctx = UpsertContext {
+            existing: Some(before),
+            ..Default::default()
+        };
         let p = plan_upsert(draft(&[("status", "Inactive")]), &ctx, today());
         assert_eq!(p.action, Action::Unchanged);
-        assert_eq!(p.user.as_ref().unwrap().deactivation_date, Some(date("2021-05-05")));
+        assert_eq!(
+            p.user.as_ref().unwrap().deactivation_date,
+            Some(date("2021-05-05"))
+        );
         // reactivation clears it
         let p = plan_upsert(draft(&[]), &ctx, today());
         assert_eq!(p.user.unwrap().deactivation_date, None);
         assert_eq!(p.changed_fields, vec!["status", "deactivationDate"]);
         // before the stored activation date
-        let ctx = UpsertContext { existing: Some(stored(&[("activationDate", "2026-06-01")])), ..Default::default() };
-        let p = plan_upsert(draft(&[("status", "Inactive"), ("deactivationDate", "2026-01-01")]), &ctx, today());
+        let ctx = UpsertContext {
+            existing: Some(stored(&[("activationDate", "2026-06-01")])),
+            ..Default::default()
+        };
+        let p = plan_upsert(
+            draft(&[("status", "Inactive"), ("deactivationDate", "2026-01-01")]),
+            &ctx,
+            today(),
+        );
         assert_eq!(p.action, Action::None);
         assert_eq!(p.errors[0].code, IssueCode::DateOrder);
     }
@@ -263,13 +340,20 @@ mod tests {
     #[test]
     fn own_email_is_no_conflict() {
         let d = draft(&[("email", "ann@example.com")]);
-        let ctx = UpsertContext { email_owner: Some(UserId::parse("u1").unwrap()), ..Default::default() };
+        let ctx = UpsertContext {
+            email_owner: Some(UserId::parse("u1").unwrap()),
+            ..Default::default()
+        };
         assert_eq!(plan_upsert(d, &ctx, today()).action, Action::Create);
     }
 
     #[test]
     fn references_warn() {
-        let d = draft(&[("supervisorId", "boss"), ("coachId", "ghost"), ("supervisorName", "Bob Smyth")]);
+        let d = draft(&[
+            ("supervisorId", "boss"),
+            ("coachId", "ghost"),
+            ("supervisorName", "Bob Smyth"),
+        ]);
         let ctx = UpsertContext {
             references: vec![UserRef {
                 user_id: UserId::parse("boss").unwrap(),
@@ -280,7 +364,17 @@ mod tests {
         };
         let p = plan_upsert(d, &ctx, today());
         assert_eq!(p.action, Action::Create);
-        let codes: Vec<_> = p.warnings.iter().map(|w| (w.field.as_str(), w.code)).collect();
-        assert_eq!(codes, vec![("coachId", IssueCode::UnknownReference), ("supervisorName", IssueCode::NameMismatch)]);
+        let codes: Vec<_> = p
+            .warnings
+            .iter()
+            .map(|w| (w.field.as_str(), w.code))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![
+                ("coachId", IssueCode::UnknownReference),
+                ("supervisorName", IssueCode::NameMismatch)
+            ]
+        );
     }
 }

@@ -86,7 +86,10 @@ pub struct Report {
 impl Report {
     /// Recomputes `summary` (but `received`) and `status` from the outcomes.
     pub(crate) fn finish(&mut self, completed_at: DateTime<Utc>) {
-        let mut s = Summary { received: self.summary.received, ..Summary::default() };
+        let mut s = Summary {
+            received: self.summary.received,
+            ..Summary::default()
+        };
         for u in &self.users {
             s.processed += 1;
             if u.errors.is_empty() {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use roster_domain::{Issue, IssueCode, Namespace, RawValue, parse_user};
 
 use crate::{
-    Action, Clock, IdGenerator, Plan, RepositoryError, Report, ReportKind, ReportStatus, Summary, UserOutcome,
-    UserRepository, parse_flag, plan_upsert,
+    Action, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
+    UserOutcome, UserRepository, parse_flag, plan_upsert,
 };
 
 /// The body of an upsert request, as the driving adapter could read it.
@@ -46,8 +46,16 @@ pub struct UpsertUser {
 }
 
 impl UpsertUser {
-    pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        UpsertUser { repository, clock, ids }
+    pub fn new(
+        repository: Arc<dyn UserRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        UpsertUser {
+            repository,
+            clock,
+            ids,
+        }
     }
 
     /// Validates, plans and — when committing — writes one user, and says
@@ -73,16 +81,19 @@ impl UpsertUser {
         };
         let namespace = Namespace::parse(&request.namespace)
             .map_err(|message| {
-                report.errors.push(Issue::new("namespace", IssueCode::InvalidValue, message).with_value(
-                    RawValue::String(request.namespace.clone()),
-                ))
+                report.errors.push(
+                    Issue::new("namespace", IssueCode::InvalidValue, message)
+                        .with_value(RawValue::String(request.namespace.clone())),
+                )
             })
             .ok();
         report.errors.extend(commit.err());
         report.errors.extend(force_commit.err());
         let raw = match request.body {
             Body::Malformed(message) => {
-                report.errors.push(Issue::new("", IssueCode::MalformedJson, message));
+                report
+                    .errors
+                    .push(Issue::new("", IssueCode::MalformedJson, message));
                 None
             }
             Body::Document(raw @ RawValue::Object(_)) => Some(raw),
@@ -90,7 +101,10 @@ impl UpsertUser {
                 report.errors.push(Issue::new(
                     "",
                     IssueCode::MalformedJson,
-                    format!("the body must be a JSON object holding one user, got {}", other.kind()),
+                    format!(
+                        "the body must be a JSON object holding one user, got {}",
+                        other.kind()
+                    ),
                 ));
                 None
             }
@@ -101,7 +115,9 @@ impl UpsertUser {
         };
 
         report.summary.received = 1;
-        let outcome = self.upsert(&namespace, &raw, report.commit, report.force_commit).await?;
+        let outcome = self
+            .upsert(&namespace, &raw, report.commit, report.force_commit)
+            .await?;
         report.users.push(outcome);
         report.finish(self.clock.now());
         Ok(report)
@@ -124,7 +140,8 @@ impl UpsertUser {
             errors: Vec::new(),
             warnings: Vec::new(),
         };
-        let (parse_errors, parse_warnings): (Vec<_>, Vec<_>) = parsed.issues.into_iter().partition(Issue::is_error);
+        let (parse_errors, parse_warnings): (Vec<_>, Vec<_>) =
+            parsed.issues.into_iter().partition(Issue::is_error);
         outcome.errors = parse_errors;
         outcome.warnings = parse_warnings;
         let Some(draft) = parsed.draft else {
@@ -133,10 +150,16 @@ impl UpsertUser {
 
         let query = Plan::context_query(&draft);
         for attempt in 1..=SAVE_ATTEMPTS {
-            let context = self.repository.upsert_context(namespace, &query).await.map_err(UpsertError::Unavailable)?;
+            let context = self
+                .repository
+                .upsert_context(namespace, &query)
+                .await
+                .map_err(UpsertError::Unavailable)?;
             let now = self.clock.now();
             let plan = plan_upsert(draft.clone(), &context, now.date_naive());
-            let write = commit && plan.errors.is_empty() && (plan.action != Action::Unchanged || force_commit);
+            let write = commit
+                && plan.errors.is_empty()
+                && (plan.action != Action::Unchanged || force_commit);
             let persisted = match (&plan.user, write) {
                 (Some(user), true) => match self.repository.save(namespace, user, now).await {
                     Ok(()) => true,
@@ -167,4 +190,3 @@ impl UpsertUser {
         Ok(outcome)
     }
 }
-

@@ -41,9 +41,15 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
             )],
         };
     };
-    let mut r = Reader { fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(), issues: Vec::new() };
+    let mut r = Reader {
+        fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        issues: Vec::new(),
+    };
 
-    let user_id_raw = r.get("userId").and_then(RawValue::as_str).map(str::to_owned);
+    let user_id_raw = r
+        .get("userId")
+        .and_then(RawValue::as_str)
+        .map(str::to_owned);
     let user_id = r.field("userId", true, UserId::parse);
     let salutation = r.field("salutation", false, Text::parse);
     let first_name = r.field("firstName", true, Text::parse);
@@ -71,8 +77,12 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
         for (name, reference) in [("coachId", &coach_id), ("supervisorId", &supervisor_id)] {
             if reference.as_ref() == Some(id) {
                 r.issues.push(
-                    Issue::new(name, IssueCode::SelfReference, format!("{name} must not be the user's own userId"))
-                        .with_value(RawValue::from(id.as_str())),
+                    Issue::new(
+                        name,
+                        IssueCode::SelfReference,
+                        format!("{name} must not be the user's own userId"),
+                    )
+                    .with_value(RawValue::from(id.as_str())),
                 );
             }
         }
@@ -138,7 +148,11 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
             })
         })()
     };
-    ParsedUser { user_id: user_id_raw, draft, issues: r.issues }
+    ParsedUser {
+        user_id: user_id_raw,
+        draft,
+        issues: r.issues,
+    }
 }
 
 fn unknown_field(path: &str, key: &str, known: &[&str]) -> Issue {
@@ -147,7 +161,11 @@ fn unknown_field(path: &str, key: &str, known: &[&str]) -> Issue {
         .find(|k| k.eq_ignore_ascii_case(key))
         .map(|k| format!("; did you mean '{k}'?"))
         .unwrap_or_default();
-    Issue::new(path, IssueCode::UnknownField, format!("unknown field '{key}' is ignored{hint}"))
+    Issue::new(
+        path,
+        IssueCode::UnknownField,
+        format!("unknown field '{key}' is ignored{hint}"),
+    )
 }
 
 struct Reader<'a> {
@@ -158,16 +176,28 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     /// The value of a field, `None` when absent or null.
     fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.fields.get(name).copied().filter(|v| !matches!(v, RawValue::Null))
+        self.fields
+            .get(name)
+            .copied()
+            .filter(|v| !matches!(v, RawValue::Null))
     }
 
     /// A string field parsed by `parse`. An optional field that is absent,
     /// null or blank is `None` without an issue.
-    fn field<T>(&mut self, name: &str, required: bool, parse: fn(&str) -> Result<T, ValueError>) -> Option<T> {
+    fn field<T>(
+        &mut self,
+        name: &str,
+        required: bool,
+        parse: fn(&str) -> Result<T, ValueError>,
+    ) -> Option<T> {
         match self.get(name) {
             None => {
                 if required {
-                    self.issues.push(Issue::new(name, IssueCode::Required, format!("{name} is required")));
+                    self.issues.push(Issue::new(
+                        name,
+                        IssueCode::Required,
+                        format!("{name} is required"),
+                    ));
                 }
                 None
             }
@@ -186,8 +216,12 @@ impl<'a> Reader<'a> {
                 Some(t) => {
                     if let Some(j) = seen.insert(t.as_str().to_lowercase(), i) {
                         self.issues.push(
-                            Issue::new(&path, IssueCode::Duplicate, format!("{path} repeats {name}[{j}] (case-insensitive)"))
-                                .with_value(item.clone()),
+                            Issue::new(
+                                &path,
+                                IssueCode::Duplicate,
+                                format!("{path} repeats {name}[{j}] (case-insensitive)"),
+                            )
+                            .with_value(item.clone()),
                         );
                         seen.insert(t.as_str().to_lowercase(), j);
                         ok = false;
@@ -204,7 +238,11 @@ impl<'a> Reader<'a> {
     fn list(&mut self, name: &str, required: bool, max: usize) -> Option<&'a [RawValue]> {
         let value = match self.get(name) {
             None if required => {
-                self.issues.push(Issue::new(name, IssueCode::Required, format!("{name} is required: give at least one")));
+                self.issues.push(Issue::new(
+                    name,
+                    IssueCode::Required,
+                    format!("{name} is required: give at least one"),
+                ));
                 return None;
             }
             None => return Some(&[]),
@@ -212,20 +250,31 @@ impl<'a> Reader<'a> {
         };
         let RawValue::Array(items) = value else {
             self.issues.push(
-                Issue::new(name, IssueCode::InvalidType, format!("{name} must be an array, got {}", value.kind()))
-                    .with_value(value.clone()),
+                Issue::new(
+                    name,
+                    IssueCode::InvalidType,
+                    format!("{name} must be an array, got {}", value.kind()),
+                )
+                .with_value(value.clone()),
             );
             return None;
         };
         if required && items.is_empty() {
-            self.issues.push(Issue::new(name, IssueCode::Required, format!("{name} must hold at least one item")));
+            self.issues.push(Issue::new(
+                name,
+                IssueCode::Required,
+                format!("{name} must hold at least one item"),
+            ));
             return None;
         }
         if items.len() > max {
             self.issues.push(Issue::new(
                 name,
                 IssueCode::TooMany,
-                format!("{name} holds {} items; at most {max} are allowed", items.len()),
+                format!(
+                    "{name} holds {} items; at most {max} are allowed",
+                    items.len()
+                ),
             ));
             return None;
         }
@@ -243,25 +292,38 @@ impl<'a> Reader<'a> {
             let path = format!("{NAME}[{i}]");
             let RawValue::Object(entries) = item else {
                 self.issues.push(
-                    Issue::new(&path, IssueCode::InvalidType, format!("{path} must be an object, got {}", item.kind()))
-                        .with_value(item.clone()),
+                    Issue::new(
+                        &path,
+                        IssueCode::InvalidType,
+                        format!("{path} must be an object, got {}", item.kind()),
+                    )
+                    .with_value(item.clone()),
                 );
                 ok = false;
                 continue;
             };
-            let mut inner = Reader { fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(), issues: Vec::new() };
+            let mut inner = Reader {
+                fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                issues: Vec::new(),
+            };
             let platform = inner.field_at(&path, "platform", true, Text::parse);
             let agent_id = inner.field_at(&path, "agentId", true, Text::parse);
             let extension = inner.field_at(&path, "extension", false, Extension::parse);
             for (key, _) in entries {
                 if !KNOWN.contains(&key.as_str()) {
-                    inner.issues.push(unknown_field(&format!("{path}.{key}"), key, &KNOWN));
+                    inner
+                        .issues
+                        .push(unknown_field(&format!("{path}.{key}"), key, &KNOWN));
                 }
             }
             self.issues.append(&mut inner.issues);
             match (platform, agent_id) {
                 (Some(platform), Some(agent_id)) => {
-                    let config = TelephonyConfiguration { platform, agent_id, extension };
+                    let config = TelephonyConfiguration {
+                        platform,
+                        agent_id,
+                        extension,
+                    };
                     if let Some(j) = seen.insert(config.identity(), i) {
                         self.issues.push(
                             Issue::new(
@@ -293,7 +355,11 @@ impl<'a> Reader<'a> {
         match self.get(name) {
             None => {
                 if required {
-                    self.issues.push(Issue::new(&path, IssueCode::Required, format!("{path} is required")));
+                    self.issues.push(Issue::new(
+                        &path,
+                        IssueCode::Required,
+                        format!("{path} is required"),
+                    ));
                 }
                 None
             }
@@ -311,8 +377,12 @@ fn string_value<T>(
 ) -> Option<T> {
     let RawValue::String(s) = value else {
         issues.push(
-            Issue::new(path, IssueCode::InvalidType, format!("{path} must be a string, got {}", value.kind()))
-                .with_value(value.clone()),
+            Issue::new(
+                path,
+                IssueCode::InvalidType,
+                format!("{path} must be a string, got {}", value.kind()),
+            )
+            .with_value(value.clone()),
         );
         return None;
     };
@@ -322,7 +392,9 @@ fn string_value<T>(
     match parse(s) {
         Ok(v) => Some(v),
         Err(e) => {
-            issues.push(Issue::new(path, e.code, format!("{path} {}", e.message)).with_value(value.clone()));
+            issues.push(
+                Issue::new(path, e.code, format!("{path} {}", e.message)).with_value(value.clone()),
+            );
             None
         }
     }
@@ -364,7 +436,10 @@ mod tests {
     }
 
     fn codes(p: &ParsedUser) -> Vec<(String, &'static str)> {
-        p.issues.iter().map(|i| (i.field.clone(), i.code.as_str())).collect()
+        p.issues
+            .iter()
+            .map(|i| (i.field.clone(), i.code.as_str()))
+            .collect()
     }
 
     #[test]
@@ -373,7 +448,10 @@ mod tests {
         assert_eq!(p.issues, vec![]);
         let d = p.draft.unwrap();
         assert_eq!(d.user_id.as_str(), "a-1001");
-        assert_eq!(d.profile.telephony_configurations[0].identity().platform, "genesys cloud");
+        assert_eq!(
+            d.profile.telephony_configurations[0].identity().platform,
+            "genesys cloud"
+        );
     }
 
     #[test]
@@ -404,7 +482,10 @@ mod tests {
             ("activationDate", "invalid_date"),
             ("emial", "unknown_field"),
         ] {
-            assert!(c.contains(&(expected.0.to_string(), expected.1)), "missing {expected:?} in {c:?}");
+            assert!(
+                c.contains(&(expected.0.to_string(), expected.1)),
+                "missing {expected:?} in {c:?}"
+            );
         }
     }
 
@@ -440,14 +521,21 @@ mod tests {
             RawValue::Array(vec![
                 tc("Genesys", "1"),
                 tc("genesys", "1"),
-                RawValue::Object(vec![("platform".into(), s("X")), ("extension".into(), s("12a")), ("agentid".into(), s("2"))]),
+                RawValue::Object(vec![
+                    ("platform".into(), s("X")),
+                    ("extension".into(), s("12a")),
+                    ("agentid".into(), s("2")),
+                ]),
                 RawValue::Number("3".into()),
             ]),
         );
         let c = codes(&parse_user(&raw));
         assert!(c.contains(&("telephonyConfigurations[1]".into(), "duplicate")));
         assert!(c.contains(&("telephonyConfigurations[2].agentId".into(), "required")));
-        assert!(c.contains(&("telephonyConfigurations[2].extension".into(), "invalid_format")));
+        assert!(c.contains(&(
+            "telephonyConfigurations[2].extension".into(),
+            "invalid_format"
+        )));
         assert!(c.contains(&("telephonyConfigurations[2].agentid".into(), "unknown_field")));
         assert!(c.contains(&("telephonyConfigurations[3]".into(), "invalid_type")));
     }
@@ -457,7 +545,11 @@ mod tests {
         let many: Vec<RawValue> = (0..101).map(|i| s(&format!("r{i}"))).collect();
         let c = codes(&parse_user(&with(valid(), "roles", RawValue::Array(many))));
         assert_eq!(c, vec![("roles".to_string(), "too_many")]);
-        let c = codes(&parse_user(&with(valid(), "firstName", s(&"x".repeat(256)))));
+        let c = codes(&parse_user(&with(
+            valid(),
+            "firstName",
+            s(&"x".repeat(256)),
+        )));
         assert_eq!(c, vec![("firstName".to_string(), "too_long")]);
     }
 

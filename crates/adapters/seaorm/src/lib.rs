@@ -1,1 +1,19 @@
+//! roster's SeaORM repository: users in SQLite, PostgreSQL or MariaDB.
+//!
+//! The schema comes from `roster-migrations`; the entities in [`entity`] mirror
+//! it and stay private to this crate. The rest of roster sees only
+//! [`SeaOrmUserRepository`] (an implementation of the application's
+//! [`UserRepository`](roster_application::UserRepository) port), [`connect`]
+//! and its [`DatabaseSettings`].
 #![forbid(unsafe_code)]
+
+mod connect;
+mod entity;
+mod error;
+mod lists;
+mod rows;
+mod user_repository;
+
+pub use connect::{DatabaseSettings, connect};
+pub use sea_orm::{DatabaseConnection, DbErr};
+pub use user_repository::SeaOrmUserRepository;

@@ -1,0 +1,139 @@
+//! Every error that is not a processing report: an RFC 9457 problem document.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use problem_details::{ProblemDetails, ProblemType};
+use roster_application::{GetUserError, RepositoryError, UpsertError};
+
+use crate::media::PROBLEM_JSON;
+
+/// The single-user body limit (SPEC §2).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("no acceptable media type")]
+    NotAcceptable,
+    #[error("the body is larger than the limit")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType { got: Option<String> },
+    #[error("the body could not be read")]
+    BodyRead(#[source] actix_web::error::PayloadError),
+    #[error("the store is unavailable")]
+    Unavailable(#[source] RepositoryError),
+}
+
+impl From<UpsertError> for ApiError {
+    fn from(e: UpsertError) -> Self {
+        match e {
+            UpsertError::Unavailable(source) => ApiError::Unavailable(source),
+        }
+    }
+}
+
+impl From<GetUserError> for ApiError {
+    fn from(e: GetUserError) -> Self {
+        match e {
+            GetUserError::InvalidNamespace(message) => ApiError::BadRequest(message),
+            e @ GetUserError::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            GetUserError::Unavailable(source) => ApiError::Unavailable(source),
+        }
+    }
+}
+
+impl ApiError {
+    /// What the client is told. 5xx details stay opaque; the cause chain is
+    /// logged once, at the boundary, by the request's span.
+    fn detail(&self) -> String {
+        match self {
+            ApiError::BadRequest(message) | ApiError::NotFound(message) => message.clone(),
+            ApiError::MethodNotAllowed { allow } => format!("this resource allows only: {allow}"),
+            ApiError::NotAcceptable => {
+                "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them".to_owned()
+            }
+            ApiError::PayloadTooLarge => {
+                format!("the body is larger than {MAX_BODY_BYTES} bytes (1 MiB); send one user per request, or use the bulk endpoint")
+            }
+            ApiError::UnsupportedMediaType { got } => format!(
+                "send the body as Content-Type: application/json or application/vnd.cogitocorp.v1+json (UTF-8); got {}",
+                got.as_deref().map(|g| format!("'{g}'")).unwrap_or_else(|| "no Content-Type".to_owned())
+            ),
+            ApiError::BodyRead(_) => "the request body could not be read completely; send it again".to_owned(),
+            ApiError::Unavailable(_) => "the user store is unavailable; nothing was written, try again shortly".to_owned(),
+        }
+    }
+}
+
+/// A problem document for `status` with `detail`.
+pub fn problem_response(status: StatusCode, detail: &str) -> HttpResponse {
+    let http_status = http::StatusCode::from_u16(status.as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let problem = ProblemDetails::from_status_code(http_status)
+        .with_type(ProblemType::default())
+        .with_detail(detail);
+    HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .json(problem)
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) | ApiError::BodyRead(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Unavailable(source) = self {
+            tracing::error!(error = %error_chain(source), "the store is unavailable");
+        }
+        let mut response = problem_response(self.status_code(), &self.detail());
+        match self {
+            ApiError::MethodNotAllowed { allow } => {
+                if let Ok(v) = allow.parse() {
+                    response
+                        .headers_mut()
+                        .insert(actix_web::http::header::ALLOW, v);
+                }
+            }
+            ApiError::Unavailable(_) => {
+                response.headers_mut().insert(
+                    actix_web::http::header::RETRY_AFTER,
+                    actix_web::http::header::HeaderValue::from_static("5"),
+                );
+            }
+            ApiError::BadRequest(_)
+            | ApiError::NotFound(_)
+            | ApiError::NotAcceptable
+            | ApiError::PayloadTooLarge
+            | ApiError::UnsupportedMediaType { .. }
+            | ApiError::BodyRead(_) => {}
+        }
+        response
+    }
+}
+
+/// `error: cause: cause…`, for one log line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

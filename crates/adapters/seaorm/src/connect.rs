@@ -1,0 +1,127 @@
+//! Opening a connection pool from a small settings struct.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// How long a SQLite writer waits for the write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a pooled connection may sit idle before it is pinged on checkout.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// Where the database is and how the pool behaves.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseSettings {
+    /// `sqlite://roster.db?mode=rwc`, `postgres://…` or `mysql://…`.
+    /// `mode=rwc` lets SQLite create the file.
+    pub url: String,
+    /// Most connections the pool opens.
+    pub max_connections: u32,
+    /// How long opening the pool may take.
+    pub connect_timeout: Duration,
+    /// How long a query waits for a free connection before the store counts
+    /// as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: "sqlite://roster.db?mode=rwc".to_owned(),
+            max_connections: 10,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    /// Hides the password of the URL.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// Opens a pool on `settings.url`.
+///
+/// SQLite databases are opened in WAL mode with `synchronous=NORMAL`, a
+/// busy timeout (writers queue for the lock instead of failing) and foreign
+/// keys on; the file is created when the URL says `mode=rwc`.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .max_connections(settings.max_connections.max(1))
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+    if settings.url.starts_with("sqlite:") {
+        options.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
+    }
+    Database::connect(options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_password() {
+        let s = DatabaseSettings {
+            url: "postgres://app:s3cret@db:5432/roster?sslmode=disable".into(),
+            ..Default::default()
+        };
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://app:***@db:5432/roster?sslmode=disable"),
+            "{shown}"
+        );
+        assert_eq!(
+            redact_password("sqlite://roster.db?mode=rwc"),
+            "sqlite://roster.db?mode=rwc"
+        );
+        assert_eq!(
+            redact_password("mysql://root@127.0.0.1/x"),
+            "mysql://root@127.0.0.1/x"
+        );
+        assert_eq!(
+            redact_password("postgres://a:b:c@h/d"),
+            "postgres://a:***@h/d"
+        );
+    }
+
+    #[test]
+    fn default_is_an_embedded_sqlite_file() {
+        let s = DatabaseSettings::default();
+        assert_eq!(s.url, "sqlite://roster.db?mode=rwc");
+        assert!(s.max_connections >= 1);
+    }
+}

@@ -1,0 +1,7 @@
+//! The persistence model: SeaORM entities mirroring the migrated tables.
+//! Private to this crate; the rest of roster sees only domain types.
+
+pub mod user_roles;
+pub mod user_teams;
+pub mod user_telephony;
+pub mod users;

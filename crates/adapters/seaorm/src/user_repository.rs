@@ -1,0 +1,324 @@
+//! [`SeaOrmUserRepository`]: the [`UserRepository`] port on SQL.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use roster_application::{
+    RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
+};
+use roster_domain::{Namespace, User, UserId};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, QueryFilter, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
+
+use crate::entity::{user_roles, user_teams, user_telephony, users};
+use crate::error::{is_transient, to_repository_error};
+use crate::lists;
+use crate::rows::{self, UserRows};
+
+/// How many times a transient failure (deadlock, serialization failure,
+/// SQLite busy) is tried again before the store counts as unavailable.
+const RETRIES: u32 = 4;
+
+/// Users in a SQL database (SQLite, PostgreSQL or MariaDB) migrated by
+/// `roster-migrations`.
+///
+/// A user is one row of `users` plus its rows in `user_roles`, `user_teams`
+/// and `user_telephony` (each with its list position). Uniqueness of email
+/// and telephony identity is enforced by unique indexes on
+/// `(namespace, email_norm)` and `(namespace, platform_norm, agent_id)`.
+#[derive(Debug, Clone)]
+pub struct SeaOrmUserRepository {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmUserRepository {
+    /// A repository on `db`, which must be migrated
+    /// (`roster_migrations::Migrator::up`).
+    pub fn new(db: DatabaseConnection) -> Self {
+        SeaOrmUserRepository { db }
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or has failed
+/// transiently [`RETRIES`] + 1 times.
+async fn with_retries<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, DbErr>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DbErr>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if tries < RETRIES && is_transient(&e) => {
+                tries += 1;
+                tracing::debug!(error = %e, tries, "{what}: transient failure, trying again");
+                tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Writes the user row: an upsert on `(namespace, user_id)`.
+///
+/// On MySQL/MariaDB `ON DUPLICATE KEY UPDATE` fires on *any* unique key,
+/// so a clash on the email index would overwrite the other user's row;
+/// there the row is updated, and inserted when no row matched (the client
+/// reports matched rows), and the email index can only refuse.
+async fn write_user_row(
+    txn: &DatabaseTransaction,
+    user: users::ActiveModel,
+    namespace: &str,
+    user_id: &str,
+) -> Result<(), DbErr> {
+    use users::Column as C;
+    if txn.get_database_backend() == DbBackend::MySql {
+        let updated = users::Entity::update_many()
+            .set(rows::for_update(user.clone()))
+            .filter(C::Namespace.eq(namespace))
+            .filter(C::UserId.eq(user_id))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            users::Entity::insert(user)
+                .exec_without_returning(txn)
+                .await?;
+        }
+        return Ok(());
+    }
+    let on_conflict = OnConflict::columns([C::Namespace, C::UserId])
+        .update_columns([
+            C::Salutation,
+            C::FirstName,
+            C::MiddleName,
+            C::LastName,
+            C::Suffix,
+            C::JobTitle,
+            C::Pilot,
+            C::Status,
+            C::WorkFromHome,
+            C::Organization,
+            C::ContactCenter,
+            C::Site,
+            C::CoachId,
+            C::SupervisorName,
+            C::SupervisorId,
+            C::Email,
+            C::EmailNorm,
+            C::ActivationDate,
+            C::DeactivationDate,
+            C::UpdatedAt,
+        ])
+        .to_owned();
+    users::Entity::insert(user)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Everything of one save, inside `txn`. The first statement writes, so
+/// SQLite takes the write lock at once.
+async fn write_user(
+    txn: &DatabaseTransaction,
+    namespace: &str,
+    user_id: &str,
+    rows: UserRows,
+) -> Result<(), DbErr> {
+    write_user_row(txn, rows.user, namespace, user_id).await?;
+    user_roles::Entity::delete_many()
+        .filter(user_roles::Column::Namespace.eq(namespace))
+        .filter(user_roles::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    user_teams::Entity::delete_many()
+        .filter(user_teams::Column::Namespace.eq(namespace))
+        .filter(user_teams::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    user_telephony::Entity::delete_many()
+        .filter(user_telephony::Column::Namespace.eq(namespace))
+        .filter(user_telephony::Column::UserId.eq(user_id))
+        .exec(txn)
+        .await?;
+    if !rows.roles.is_empty() {
+        user_roles::Entity::insert_many(rows.roles)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    if !rows.teams.is_empty() {
+        user_teams::Entity::insert_many(rows.teams)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    if !rows.telephony.is_empty() {
+        user_telephony::Entity::insert_many(rows.telephony)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+impl SeaOrmUserRepository {
+    /// One attempt at saving: one transaction, committed whole or rolled
+    /// back.
+    async fn save_once(&self, namespace: &str, user_id: &str, rows: UserRows) -> Result<(), DbErr> {
+        let txn = if self.db.get_database_backend() == DbBackend::Sqlite {
+            // BEGIN IMMEDIATE: take the write lock now, waiting up to the
+            // busy timeout, rather than fail upgrading a read lock later.
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            self.db.begin_with_options(options).await?
+        } else {
+            self.db.begin().await?
+        };
+        match write_user(&txn, namespace, user_id, rows).await {
+            Ok(()) => txn.commit().await,
+            Err(e) => {
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl UserRepository for SeaOrmUserRepository {
+    #[tracing::instrument(skip(self), err)]
+    async fn find(
+        &self,
+        namespace: &Namespace,
+        user_id: &UserId,
+    ) -> Result<Option<User>, RepositoryError> {
+        let ns = namespace.as_str();
+        let found = with_retries("find", || async {
+            let Some(row) = users::Entity::find_by_id((ns.to_owned(), user_id.as_str().to_owned()))
+                .one(&self.db)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let lists = lists::load(&self.db, ns, Some(&row.user_id), &[]).await?;
+            Ok(Some((row, lists)))
+        })
+        .await
+        .map_err(to_repository_error)?;
+        found
+            .map(|(row, lists)| rows::to_user(row, lists))
+            .transpose()
+    }
+
+    #[tracing::instrument(skip(self, query), fields(user_id = %query.user_id), err)]
+    async fn upsert_context(
+        &self,
+        namespace: &Namespace,
+        query: &UpsertContextQuery,
+    ) -> Result<UpsertContext, RepositoryError> {
+        use users::Column as C;
+        let ns = namespace.as_str();
+        let (mut found, lists) = with_retries("upsert_context", || async {
+            // 1: the user itself, the users it names, the email's owner.
+            let ids = std::iter::once(&query.user_id)
+                .chain(&query.references)
+                .map(|id| id.as_str().to_owned());
+            let mut which = Condition::any().add(C::UserId.is_in(ids));
+            if let Some(email) = &query.email {
+                which = which.add(C::EmailNorm.eq(email.as_str()));
+            }
+            let found = users::Entity::find()
+                .filter(C::Namespace.eq(ns))
+                .filter(which)
+                .all(&self.db)
+                .await?;
+            // 2: its lists (if it exists) and the owners of the identities.
+            let existing = found.iter().any(|r| r.user_id == query.user_id.as_str());
+            let owner = existing.then_some(query.user_id.as_str());
+            let lists = lists::load(&self.db, ns, owner, &query.identities).await?;
+            Ok((found, lists))
+        })
+        .await
+        .map_err(to_repository_error)?;
+
+        let by_id = |id: &UserId| found.iter().find(|r| r.user_id == id.as_str());
+        let references = query
+            .references
+            .iter()
+            .filter_map(by_id)
+            .map(|r| {
+                Ok(UserRef {
+                    user_id: rows::user_id(&r.user_id)?,
+                    first_name: r.first_name.clone(),
+                    last_name: r.last_name.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, RepositoryError>>()?;
+        let email_owner = match &query.email {
+            Some(email) => found
+                .iter()
+                .find(|r| r.email_norm.as_deref() == Some(email.as_str()))
+                .map(|r| rows::user_id(&r.user_id))
+                .transpose()?,
+            None => None,
+        };
+        let identity_owners = query
+            .identities
+            .iter()
+            .filter_map(|identity| {
+                lists
+                    .identity_owners
+                    .iter()
+                    .find(|(held, _)| held == identity)
+                    .map(|(_, owner)| (identity, owner))
+            })
+            .map(|(identity, owner)| Ok((identity.clone(), rows::user_id(owner)?)))
+            .collect::<Result<Vec<_>, RepositoryError>>()?;
+        let existing = match found
+            .iter()
+            .position(|r| r.user_id == query.user_id.as_str())
+        {
+            Some(i) => Some(rows::to_user(found.swap_remove(i), lists)?),
+            None => None,
+        };
+        Ok(UpsertContext {
+            existing,
+            references,
+            email_owner,
+            identity_owners,
+        })
+    }
+
+    #[tracing::instrument(skip(self, user, at), fields(user_id = %user.user_id), err)]
+    async fn save(
+        &self,
+        namespace: &Namespace,
+        user: &User,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let (ns, id) = (namespace.as_str(), user.user_id.as_str());
+        with_retries("save", || {
+            self.save_once(ns, id, rows::to_rows(ns, user, at))
+        })
+        .await
+        .map_err(to_repository_error)
+    }
+
+    #[tracing::instrument(skip(self), err)]
+    async fn ping(&self) -> Result<(), RepositoryError> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .query_one_raw(Statement::from_string(backend, "SELECT 1"))
+            .await
+            .map(|_| ())
+            .map_err(to_repository_error)
+    }
+}

@@ -1,0 +1,208 @@
+//! Configuration: defaults → an optional TOML file → `ROSTER_*` environment
+//! variables (e.g. `ROSTER_DATABASE_URL`, `ROSTER_LISTEN`).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Every setting roster knows, with its default. The environment variable
+/// of each is `ROSTER_` + its name in upper case.
+pub const KNOWN: &[(&str, &str)] = &[
+    ("listen", "127.0.0.1:8080"),
+    ("database_url", "sqlite://roster.db?mode=rwc"),
+    ("database_max_connections", "10"),
+    ("database_connect_timeout_secs", "5"),
+    ("database_acquire_timeout_secs", "5"),
+    ("migrate_on_start", "true"),
+    ("workers", "0"),
+    ("log_format", "text"),
+    ("log_filter", "info,sqlx=warn,sea_orm=warn"),
+];
+
+/// Environment variables with the prefix that are not settings, but still ours.
+const OTHER_ENV: &[&str] = &["ROSTER_CONFIG"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The database URL; its `Debug` hides any password.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", redact(&self.0))
+    }
+}
+
+/// `scheme://user:password@host` → `scheme://user:***@host`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let userinfo = &url[s + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://…`, `postgres://…`, `mysql://…` or `memory:`.
+    pub database_url: DatabaseUrl,
+    pub database_max_connections: u32,
+    pub database_connect_timeout_secs: u64,
+    pub database_acquire_timeout_secs: u64,
+    /// Apply migrations when serving starts.
+    pub migrate_on_start: bool,
+    /// HTTP worker threads; 0 means one per CPU.
+    pub workers: usize,
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive.
+    pub log_filter: String,
+}
+
+impl Settings {
+    /// Loads settings from the defaults, `file` (if given; `roster.toml` in
+    /// the working directory is read when it exists) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, String> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, String> {
+        let mut builder = config::Config::builder();
+        for (key, value) in KNOWN {
+            builder = builder
+                .set_default(*key, *value)
+                .map_err(|e| e.to_string())?;
+        }
+        match file {
+            Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
+            None => {
+                builder = builder.add_source(config::File::with_name("roster.toml").required(false))
+            }
+        }
+        let env: std::collections::HashMap<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("ROSTER_") && !OTHER_ENV.contains(&k.as_str()))
+            .collect();
+        builder = builder.add_source(
+            config::Environment::with_prefix("ROSTER")
+                .source(Some(env))
+                .try_parsing(false),
+        );
+        let config = builder.build().map_err(|e| format!("configuration: {e}"))?;
+        serde_path_to_error::deserialize(config)
+            .map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))
+    }
+
+    pub fn database_settings(&self) -> roster_store_seaorm::DatabaseSettings {
+        roster_store_seaorm::DatabaseSettings {
+            url: self.database_url.0.clone(),
+            max_connections: self.database_max_connections.max(1),
+            connect_timeout: Duration::from_secs(self.database_connect_timeout_secs),
+            acquire_timeout: Duration::from_secs(self.database_acquire_timeout_secs),
+        }
+    }
+}
+
+/// `ROSTER_*` variables that are no setting: probably typos.
+pub fn unknown_env_vars(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    env.into_iter()
+        .map(|(k, _)| k)
+        .filter(|k| k.starts_with("ROSTER_") && !OTHER_ENV.contains(&k.as_str()))
+        .filter(|k| {
+            !KNOWN
+                .iter()
+                .any(|(name, _)| k["ROSTER_".len()..].eq_ignore_ascii_case(name))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_then_env() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8080");
+        assert_eq!(s.database_url.0, "sqlite://roster.db?mode=rwc");
+        assert_eq!(s.log_format, LogFormat::Text);
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("ROSTER_LISTEN", "0.0.0.0:9000"),
+                ("ROSTER_DATABASE_URL", "memory:"),
+                ("ROSTER_LOG_FORMAT", "json"),
+                ("ROSTER_WORKERS", "3"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                s.listen.as_str(),
+                s.database_url.0.as_str(),
+                s.log_format,
+                s.workers
+            ),
+            ("0.0.0.0:9000", "memory:", LogFormat::Json, 3)
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let e = Settings::load_from(None, env(&[("ROSTER_WORKERS", "many")])).unwrap_err();
+        assert!(e.contains("workers"), "{e}");
+        let e = Settings::load_from(None, env(&[("ROSTER_LOG_FORMAT", "xml")])).unwrap_err();
+        assert!(e.contains("log_format"), "{e}");
+    }
+
+    #[test]
+    fn unknown_variables_are_found() {
+        assert_eq!(
+            unknown_env_vars(env(&[
+                ("ROSTER_LISTN", "x"),
+                ("ROSTER_LISTEN", "y"),
+                ("PATH", "z")
+            ])),
+            vec!["ROSTER_LISTN"]
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact("postgres://roster:s3cret@db:5432/roster"),
+            "postgres://roster:***@db:5432/roster"
+        );
+        assert_eq!(
+            redact("sqlite://roster.db?mode=rwc"),
+            "sqlite://roster.db?mode=rwc"
+        );
+        let url = DatabaseUrl("mysql://root:pw@localhost/test".into());
+        assert!(!format!("{url:?}").contains("pw@"));
+    }
+}

@@ -1,0 +1,3 @@
+pub fn run(_args: &[&str]) -> Result<(), String> {
+    Err("not yet".into())
+}
