@@ -11,6 +11,8 @@ mod connect;
 mod entity;
 mod error;
 mod lists;
+#[cfg(test)]
+mod query_plans;
 mod rows;
 mod user_repository;
 

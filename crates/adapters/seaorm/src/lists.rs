@@ -62,20 +62,21 @@ impl Sql {
     }
 }
 
-/// Reads, in one query, the lists of `owner` (if given) and who holds each
-/// of `identities` in `namespace`. Every branch is an index lookup: the list
-/// tables' primary keys start with `(namespace, user_id)`, and each identity
-/// is a full key of the unique index on `(namespace, platform_norm, agent_id)`.
-pub(crate) async fn load<C: ConnectionTrait>(
-    db: &C,
+/// The query behind [`load`]; `None` when there is nothing to ask.
+///
+/// Every branch is an index lookup: the list tables' primary keys start with
+/// `(namespace, user_id)`, and each identity is a full key of the unique
+/// index on `(namespace, platform_norm, agent_id)`.
+pub(crate) fn statement(
+    backend: DbBackend,
     namespace: &str,
     owner: Option<&str>,
     identities: &[TelephonyIdentity],
-) -> Result<Lists, DbErr> {
+) -> Option<Statement> {
     if owner.is_none() && identities.is_empty() {
-        return Ok(Lists::default());
+        return None;
     }
-    let mut sql = Sql::new(db.get_database_backend());
+    let mut sql = Sql::new(backend);
     // Columns: kind, position, user_id, a, b, c. The first branch names them.
     if let Some(owner) = owner {
         sql.push("SELECT 'r' AS kind, position, user_id, name AS a, NULL AS b, NULL AS c FROM user_roles WHERE namespace = ")
@@ -108,9 +109,22 @@ pub(crate) async fn load<C: ConnectionTrait>(
         }
     }
     sql.push(" ORDER BY kind, position");
+    Some(sql.build())
+}
 
+/// Reads, in one query, the lists of `owner` (if given) and who holds each
+/// of `identities` in `namespace`.
+pub(crate) async fn load<C: ConnectionTrait>(
+    db: &C,
+    namespace: &str,
+    owner: Option<&str>,
+    identities: &[TelephonyIdentity],
+) -> Result<Lists, DbErr> {
+    let Some(statement) = statement(db.get_database_backend(), namespace, owner, identities) else {
+        return Ok(Lists::default());
+    };
     let mut lists = Lists::default();
-    for row in db.query_all_raw(sql.build()).await? {
+    for row in db.query_all_raw(statement).await? {
         let kind: String = row.try_get("", "kind")?;
         let a: String = row.try_get("", "a")?;
         match kind.as_str() {

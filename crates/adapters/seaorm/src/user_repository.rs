@@ -12,7 +12,7 @@ use roster_domain::{Namespace, User, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, QueryFilter, SqliteTransactionMode, Statement, TransactionOptions,
+    DbErr, EntityTrait, QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
 
@@ -165,6 +165,28 @@ async fn write_user(
     Ok(())
 }
 
+/// The users rows planning an upsert needs: the user itself, the users it
+/// names and the owner of its email. Written as an OR of complete index
+/// keys, `(namespace, user_id)` or `(namespace, email_norm)`, so every
+/// backend answers with index lookups (SQLite: MULTI-INDEX OR) instead of
+/// a range over the whole namespace.
+pub(crate) fn context_users(namespace: &str, query: &UpsertContextQuery) -> Select<users::Entity> {
+    use users::Column as C;
+    let key = |column: C, value: &str| {
+        Condition::all()
+            .add(C::Namespace.eq(namespace))
+            .add(column.eq(value))
+    };
+    let mut which = Condition::any();
+    for id in std::iter::once(&query.user_id).chain(&query.references) {
+        which = which.add(key(C::UserId, id.as_str()));
+    }
+    if let Some(email) = &query.email {
+        which = which.add(key(C::EmailNorm, email));
+    }
+    users::Entity::find().filter(which)
+}
+
 impl SeaOrmUserRepository {
     /// One attempt at saving: one transaction, committed whole or rolled
     /// back.
@@ -224,22 +246,10 @@ impl UserRepository for SeaOrmUserRepository {
         namespace: &Namespace,
         query: &UpsertContextQuery,
     ) -> Result<UpsertContext, RepositoryError> {
-        use users::Column as C;
         let ns = namespace.as_str();
         let (mut found, lists) = with_retries("upsert_context", || async {
             // 1: the user itself, the users it names, the email's owner.
-            let ids = std::iter::once(&query.user_id)
-                .chain(&query.references)
-                .map(|id| id.as_str().to_owned());
-            let mut which = Condition::any().add(C::UserId.is_in(ids));
-            if let Some(email) = &query.email {
-                which = which.add(C::EmailNorm.eq(email.as_str()));
-            }
-            let found = users::Entity::find()
-                .filter(C::Namespace.eq(ns))
-                .filter(which)
-                .all(&self.db)
-                .await?;
+            let found = context_users(ns, query).all(&self.db).await?;
             // 2: its lists (if it exists) and the owners of the identities.
             let existing = found.iter().any(|r| r.user_id == query.user_id.as_str());
             let owner = existing.then_some(query.user_id.as_str());

@@ -1,0 +1,250 @@
+//! `spawn_app()`: the real roster — the same `Application::build` as the
+//! binary — on port 0, over a fresh store per test.
+
+use std::path::PathBuf;
+
+use actix_web::dev::ServerHandle;
+use awc::http::header::HeaderMap;
+use roster::{Application, Settings};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Sqlite,
+}
+
+/// Runs each listed test function (an `async fn(Backend)`) once per backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod memory {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Memory).await;
+                }
+            )+
+        }
+        mod sqlite {
+            $(
+                #[actix_web::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await;
+                }
+            )+
+        }
+    };
+}
+
+/// A database file removed (with its WAL files) when the test ends.
+struct TempSqlite(PathBuf);
+
+impl Drop for TempSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut p = self.0.clone().into_os_string();
+            p.push(suffix);
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: awc::Client,
+    handle: ServerHandle,
+    _db: Option<TempSqlite>,
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub raw: String,
+}
+
+impl Answer {
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    /// `(field, code)` of each issue in `users[0].errors`.
+    pub fn user_errors(&self) -> Vec<(String, String)> {
+        issues(&self.body["users"][0]["errors"])
+    }
+
+    pub fn user_warnings(&self) -> Vec<(String, String)> {
+        issues(&self.body["users"][0]["warnings"])
+    }
+
+    pub fn request_errors(&self) -> Vec<(String, String)> {
+        issues(&self.body["errors"])
+    }
+
+    /// Asserts an RFC 9457 problem document with this status.
+    pub fn assert_problem(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.raw);
+        assert!(
+            self.content_type().starts_with("application/problem+json"),
+            "content type {}",
+            self.content_type()
+        );
+        for key in ["type", "title", "detail"] {
+            assert!(
+                self.body[key].is_string(),
+                "problem without {key}: {}",
+                self.raw
+            );
+        }
+        assert_eq!(self.body["status"], status);
+    }
+}
+
+fn issues(v: &Value) -> Vec<(String, String)> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    (
+                        i["field"].as_str().unwrap_or("").to_owned(),
+                        i["code"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (url, db) = match backend {
+        Backend::Memory => ("memory:".to_owned(), None),
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("roster-api-{}.db", uuid::Uuid::now_v7()));
+            (
+                format!("sqlite://{}?mode=rwc", path.display()),
+                Some(TempSqlite(path)),
+            )
+        }
+    };
+    let env = vec![
+        ("ROSTER_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+        ("ROSTER_DATABASE_URL".to_owned(), url),
+        ("ROSTER_WORKERS".to_owned(), "2".to_owned()),
+    ];
+    let settings = Settings::load_from(None, env).expect("settings");
+    let app = Application::build(&settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: awc::Client::builder().disable_timeout().finish(),
+        handle,
+        _db: db,
+    }
+}
+
+impl TestApp {
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.address));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = match body {
+            Some(b) => req.send_body(b).await,
+            None => req.send().await,
+        }
+        .expect("the request is answered");
+        let bytes = res.body().limit(16 * 1024 * 1024).await.expect("a body");
+        let raw = String::from_utf8_lossy(&bytes).into_owned();
+        Answer {
+            status: res.status().as_u16(),
+            headers: res.headers().clone(),
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+            raw,
+        }
+    }
+
+    /// `POST …/{namespace}/user{query}` with a JSON body.
+    pub async fn upsert(&self, namespace: &str, query: &str, user: &Value) -> Answer {
+        self.request(
+            "POST",
+            &format!("/api-ext/domain/{namespace}/user{query}"),
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(user).expect("json")),
+        )
+        .await
+    }
+
+    pub async fn get_user(&self, namespace: &str, user_id: &str) -> Answer {
+        self.request(
+            "GET",
+            &format!("/api-ext/domain/{namespace}/user/{user_id}"),
+            &[],
+            None,
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        actix_web::rt::spawn(async move { handle.stop(false).await });
+    }
+}
+
+/// A valid user; `agent` is its one Genesys agent id.
+pub fn user(id: &str, agent: &str) -> Value {
+    json!({
+        "userId": id,
+        "salutation": "Ms.",
+        "firstName": "Ann",
+        "lastName": "Lee",
+        "jobTitle": "Agent",
+        "status": "Active",
+        "workFromHome": "N",
+        "organization": "Acme",
+        "contactCenter": "Boston",
+        "site": "Boston-1",
+        "roles": ["Agent"],
+        "teams": ["Billing"],
+        "telephonyConfigurations": [{"platform": "Genesys Cloud", "agentId": agent, "extension": "4042"}],
+        "activationDate": "2026-01-15"
+    })
+}
+
+/// `u` with some fields set (`Value::Null` sets null; `without` removes).
+pub fn with(mut u: Value, fields: &[(&str, Value)]) -> Value {
+    for (k, v) in fields {
+        u[*k] = v.clone();
+    }
+    u
+}
+
+pub fn without(mut u: Value, fields: &[&str]) -> Value {
+    for k in fields {
+        u.as_object_mut().expect("object").remove(*k);
+    }
+    u
+}
+
+pub fn today() -> String {
+    chrono::Utc::now()
+        .date_naive()
+        .format("%Y-%m-%d")
+        .to_string()
+}
