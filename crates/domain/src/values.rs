@@ -122,7 +122,7 @@ impl Email {
                 "must not be empty or only whitespace",
             ));
         }
-        if t.chars().count() > MAX_EMAIL {
+        if s.chars().count() > MAX_EMAIL {
             return Err(ValueError::new(
                 IssueCode::TooLong,
                 format!("must be at most {MAX_EMAIL} characters"),
@@ -159,8 +159,9 @@ impl Email {
 pub struct CalendarDate(NaiveDate);
 
 impl CalendarDate {
+    /// Exactly `yyyy-mm-dd`: no surrounding spaces, no time.
     pub fn parse(s: &str) -> Result<CalendarDate, ValueError> {
-        let t = s.trim();
+        let t = s;
         let b = t.as_bytes();
         let shaped = b.len() == 10
             && b[4] == b'-'
@@ -208,9 +209,9 @@ macro_rules! closed_enum {
         impl $name {
             pub const VALUES: &'static [&'static str] = &[$($text),+];
 
-            /// Exactly one of [`Self::VALUES`] (after trimming), nothing else.
+            /// Exactly one of [`Self::VALUES`], nothing else (no other case, no spaces).
             pub fn parse(s: &str) -> Result<$name, ValueError> {
-                match s.trim() {
+                match s {
                     $($text => Ok($name::$variant),)+
                     _ => Err(ValueError::new(
                         IssueCode::InvalidValue,
@@ -239,13 +240,13 @@ closed_enum!(
     WorkFromHome { Y => "Y", N => "N" }
 );
 
-/// A phone extension: 1–20 of digits, `*`, `#`, `+`.
+/// A phone extension: 1–20 of digits, `*`, `#`, `+`, nothing else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Extension(String);
 
 impl Extension {
     pub fn parse(s: &str) -> Result<Extension, ValueError> {
-        let t = s.trim();
+        let t = s;
         if t.is_empty() {
             return Err(ValueError::new(
                 IssueCode::Blank,
@@ -372,6 +373,7 @@ mod tests {
         assert!(e.message.contains("Active, Inactive"));
         assert_eq!(Pilot::parse("Control").unwrap(), Pilot::Control);
         assert!(WorkFromHome::parse("yes").is_err());
+        assert!(Status::parse(" Active").is_err());
     }
 
     #[test]
@@ -410,10 +412,13 @@ mod tests {
     proptest! {
         #[test]
         fn text_never_keeps_outer_whitespace(s in "\\PC{0,300}") {
-            if let Ok(t) = Text::parse(&s) {
-                prop_assert_eq!(t.as_str(), s.trim());
-                prop_assert!(!t.as_str().is_empty());
-                prop_assert!(t.as_str().chars().count() <= MAX_TEXT);
+            match Text::parse(&s) {
+                Ok(t) => {
+                    prop_assert_eq!(t.as_str(), s.trim());
+                    prop_assert!(!t.as_str().is_empty());
+                    prop_assert!(s.chars().count() <= MAX_TEXT);
+                }
+                Err(_) => prop_assert!(s.trim().is_empty() || s.chars().count() > MAX_TEXT || s.chars().any(char::is_control)),
             }
         }
 

@@ -34,13 +34,15 @@ pub struct TelephonyConfigurationDto {
     pub agent_id: String,
     /// Digits, `*`, `#`, `+`; at most 20.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 20, pattern = r"^\s*[0-9*#+]{1,20}\s*$")]
+    #[schema(pattern = r"^(\s*|[0-9*#+]{1,20})$")]
     pub extension: Option<String>,
 }
 
-/// A contact-center user. Strings are trimmed; an optional field that is
-/// absent, `null` or blank is treated as absent. Unknown fields are reported
-/// as `unknown_field` warnings and ignored.
+/// A contact-center user. Strings are trimmed and may not hold control
+/// characters; length limits count the characters as sent. An optional field
+/// that is absent, `null` or blank is treated as absent. Enumerations and
+/// dates take exactly the listed spellings (`Active`, `2026-01-15`). Unknown
+/// fields are reported as `unknown_field` warnings and ignored.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = User)]
 #[serde(rename_all = "camelCase")]
@@ -128,22 +130,28 @@ pub struct UserDto {
     pub supervisor_id: Option<String>,
     /// Unique per namespace, case-insensitive.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(max_length = 254, format = Email)]
+    #[schema(max_length = 254)]
     pub email: Option<String>,
     /// `yyyy-mm-dd`. Absent: a new user gets the processing date (today, UTC); an existing user keeps its date.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = optional_date)]
     pub activation_date: Option<String>,
     /// `yyyy-mm-dd`, only when `status` is `Inactive`, not before `activationDate`. `Inactive` without it: the stored
     /// date if the user was already inactive, else the processing date. Reactivating clears it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = optional_date)]
     pub deactivation_date: Option<String>,
 }
 
 fn names(min_items: usize) -> utoipa::openapi::schema::Array {
-    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, SchemaType, Type};
+    let nullable = min_items == 0;
     ArrayBuilder::new()
+        .schema_type(if nullable {
+            SchemaType::from_iter([Type::Array, Type::Null])
+        } else {
+            SchemaType::Type(Type::Array)
+        })
         .items(
             ObjectBuilder::new()
                 .schema_type(Type::String)
@@ -154,6 +162,25 @@ fn names(min_items: usize) -> utoipa::openapi::schema::Array {
         .max_items(Some(100))
         .unique_items(true)
         .build()
+}
+
+/// `yyyy-mm-dd`, or absent: `null` or a blank string.
+fn optional_date() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    let any_of = AnyOfBuilder::new()
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
+        )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^\s*$")),
+        )
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build();
+    utoipa::openapi::schema::Schema::AnyOf(any_of)
 }
 
 fn any_value() -> utoipa::openapi::schema::Object {

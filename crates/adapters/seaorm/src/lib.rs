@@ -1,6 +1,6 @@
 //! roster's SeaORM repository: users in SQLite, PostgreSQL or MariaDB.
 //!
-//! The schema comes from `roster-migrations`; the entities in [`entity`] mirror
+//! The schema comes from `roster-migrations`; the entities (module `entity`) mirror
 //! it and stay private to this crate. The rest of roster sees only
 //! [`SeaOrmUserRepository`] (an implementation of the application's
 //! [`UserRepository`](roster_application::UserRepository) port), [`connect`]

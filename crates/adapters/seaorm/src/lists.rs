@@ -108,7 +108,8 @@ pub(crate) fn statement(
                 .push(")");
         }
     }
-    sql.push(" ORDER BY kind, position");
+    // No ORDER BY: sorting the union costs SQLite a temporary B-tree per
+    // branch (twice the time of the query); `load` sorts the few rows.
     Some(sql.build())
 }
 
@@ -123,9 +124,22 @@ pub(crate) async fn load<C: ConnectionTrait>(
     let Some(statement) = statement(db.get_database_backend(), namespace, owner, identities) else {
         return Ok(Lists::default());
     };
+    let mut rows = db
+        .query_all_raw(statement)
+        .await?
+        .into_iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<String>("", "kind")?,
+                row.try_get::<i32>("", "position")?,
+                row,
+            ))
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    // Lists in saved order.
+    rows.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
     let mut lists = Lists::default();
-    for row in db.query_all_raw(statement).await? {
-        let kind: String = row.try_get("", "kind")?;
+    for (kind, _, row) in rows {
         let a: String = row.try_get("", "a")?;
         match kind.as_str() {
             "r" => lists.roles.push(a),

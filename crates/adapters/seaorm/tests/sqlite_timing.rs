@@ -97,6 +97,22 @@ async fn upsert_context_and_save_timing() {
     }
     let new = started.elapsed() / CALLS as u32;
 
+    let started = Instant::now();
+    for _ in 0..CALLS {
+        repo.ping().await.expect("ping");
+    }
+    let ping = started.elapsed() / CALLS as u32;
+    let started = Instant::now();
+    for q in &queries {
+        repo.find(&ns, &q.user_id)
+            .await
+            .expect("find")
+            .expect("found");
+    }
+    let find = started.elapsed() / CALLS as u32;
+
+    println!("ping (SELECT 1): {ping:?} per call");
+    println!("find: {find:?} per call");
     println!("save (sequential, {USERS} users): {save:?} per user");
     println!(
         "upsert_context, existing user with 2 refs, email, 2 identities: {existing:?} per call"

@@ -1,0 +1,24 @@
+//! The repository contract suite against MariaDB/MySQL, with the real
+//! migrations; each test on a database of its own, dropped afterwards.
+//! Set `ROSTER_TEST_MYSQL_URL` (e.g. `mysql://root@127.0.0.1:3306/mysql`,
+//! a user allowed to create databases); without it every test is skipped.
+
+mod server;
+
+use roster_application::contract::Fixture as _;
+
+roster_application::repository_contract_tests!({
+    let Some(url) = server::admin_url("ROSTER_TEST_MYSQL_URL") else {
+        return;
+    };
+    server::fixture(url)
+});
+
+#[tokio::test]
+async fn keys_are_case_sensitive() {
+    let Some(url) = server::admin_url("ROSTER_TEST_MYSQL_URL") else {
+        return;
+    };
+    let fixture = server::fixture(url).await;
+    server::keys_are_case_sensitive(fixture.repository()).await;
+}
