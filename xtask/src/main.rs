@@ -17,6 +17,7 @@ fn main() -> ExitCode {
         ["openapi"] => openapi(false),
         ["openapi", "--check"] => openapi(true),
         ["bench", rest @ ..] => bench::run(rest),
+        ["echo-server", address] => bench::echo_server(address),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             Ok(())
