@@ -242,6 +242,14 @@ pub fn without(mut u: Value, fields: &[&str]) -> Value {
     u
 }
 
+/// `[(field, code)]` as owned pairs, to compare with `Answer::user_errors()`.
+pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items
+        .iter()
+        .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
+        .collect()
+}
+
 pub fn today() -> String {
     chrono::Utc::now()
         .date_naive()

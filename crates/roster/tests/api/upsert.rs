@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, spawn_app, today, user, with, without};
+use crate::helpers::{Backend, pairs, spawn_app, today, user, with, without};
 
 crate::on_every_backend!(
     a_valid_user_is_created_and_read_back,
@@ -87,10 +87,7 @@ async fn a_dry_run_reports_and_stores_nothing(backend: Backend) {
         )
         .await;
     assert_eq!(r.status, 400);
-    assert_eq!(
-        r.user_errors(),
-        vec![("site".to_owned(), "required".to_owned())]
-    );
+    assert_eq!(r.user_errors(), pairs(&[("site", "required")]));
 }
 
 async fn an_update_lists_changed_fields_and_unchanged_is_not_rewritten(backend: Backend) {
@@ -196,10 +193,7 @@ async fn every_problem_is_reported_at_once_and_nothing_is_stored(backend: Backen
             "missing ({field}, {code}) in {errors:?}"
         );
     }
-    assert_eq!(
-        r.user_warnings(),
-        vec![("emial".to_owned(), "unknown_field".to_owned())]
-    );
+    assert_eq!(r.user_warnings(), pairs(&[("emial", "unknown_field")]));
     let status_error = &r.body["users"][0]["errors"]
         .as_array()
         .unwrap()
@@ -272,11 +266,11 @@ async fn malformed_and_wrongly_shaped_bodies_get_a_report(backend: Backend) {
     assert_eq!(r.status, 400);
     assert_eq!(
         r.user_errors(),
-        vec![
-            ("site".to_owned(), "invalid_type".to_owned()),
-            ("roles".to_owned(), "invalid_type".to_owned()),
-            ("teams[0]".to_owned(), "invalid_type".to_owned())
-        ]
+        pairs(&[
+            ("site", "invalid_type"),
+            ("roles", "invalid_type"),
+            ("teams[0]", "invalid_type")
+        ])
     );
 }
 
@@ -293,7 +287,7 @@ async fn commit_and_force_commit_are_strict(backend: Backend) {
         assert_eq!(r.status, 400, "{query}: {}", r.raw);
         assert_eq!(
             r.request_errors(),
-            vec![("commit".to_owned(), "invalid_value".to_owned())],
+            pairs(&[("commit", "invalid_value")]),
             "{query}"
         );
         assert!(
@@ -309,7 +303,7 @@ async fn commit_and_force_commit_are_strict(backend: Backend) {
         .await;
     assert_eq!(
         r.request_errors(),
-        vec![("forceCommit".to_owned(), "invalid_value".to_owned())]
+        pairs(&[("forceCommit", "invalid_value")])
     );
     app.get_user("acme", "a-1").await.assert_problem(404);
     let r = app.upsert("acme", "?commit=FALSE", &user("a-1", "1")).await;
@@ -344,13 +338,10 @@ async fn email_and_telephony_identity_belong_to_one_user(backend: Backend) {
     assert_eq!(r.status, 400, "{}", r.raw);
     assert_eq!(
         r.user_errors(),
-        vec![
-            ("email".to_owned(), "conflict".to_owned()),
-            (
-                "telephonyConfigurations[1].agentId".to_owned(),
-                "conflict".to_owned()
-            )
-        ]
+        pairs(&[
+            ("email", "conflict"),
+            ("telephonyConfigurations[1].agentId", "conflict")
+        ])
     );
     for e in r.body["users"][0]["errors"].as_array().unwrap() {
         assert!(
@@ -408,7 +399,7 @@ async fn references_and_names_are_checked(backend: Backend) {
     assert_eq!(r.status, 200, "warnings do not stop a write: {}", r.raw);
     assert_eq!(
         r.user_warnings(),
-        vec![("coachId".to_owned(), "unknown_reference".to_owned())]
+        pairs(&[("coachId", "unknown_reference")])
     );
     let r = app
         .upsert(
@@ -426,7 +417,7 @@ async fn references_and_names_are_checked(backend: Backend) {
     assert_eq!(r.status, 200);
     assert_eq!(
         r.user_warnings(),
-        vec![("supervisorName".to_owned(), "name_mismatch".to_owned())]
+        pairs(&[("supervisorName", "name_mismatch")])
     );
     assert!(
         r.body["users"][0]["warnings"][0]["message"]
@@ -444,7 +435,7 @@ async fn references_and_names_are_checked(backend: Backend) {
     assert_eq!(r.status, 400);
     assert_eq!(
         r.user_errors(),
-        vec![("supervisorId".to_owned(), "self_reference".to_owned())]
+        pairs(&[("supervisorId", "self_reference")])
     );
 }
 
@@ -506,7 +497,7 @@ async fn deactivation_date_rules(backend: Backend) {
         .await;
     assert_eq!(
         r.user_errors(),
-        vec![("deactivationDate".to_owned(), "invalid_value".to_owned())]
+        pairs(&[("deactivationDate", "invalid_value")])
     );
     let r = app
         .upsert(
@@ -523,7 +514,7 @@ async fn deactivation_date_rules(backend: Backend) {
         .await;
     assert_eq!(
         r.user_errors(),
-        vec![("deactivationDate".to_owned(), "date_order".to_owned())]
+        pairs(&[("deactivationDate", "date_order")])
     );
     let r = app
         .upsert(
@@ -534,7 +525,7 @@ async fn deactivation_date_rules(backend: Backend) {
         .await;
     assert_eq!(
         r.user_errors(),
-        vec![("activationDate".to_owned(), "invalid_format".to_owned())]
+        pairs(&[("activationDate", "invalid_format")])
     );
 }
 
@@ -557,10 +548,7 @@ async fn namespaces_are_disjoint_and_validated(backend: Backend) {
 
     let r = app.upsert("-bad", "", &user("a-1", "1")).await;
     assert_eq!(r.status, 400);
-    assert_eq!(
-        r.request_errors(),
-        vec![("namespace".to_owned(), "invalid_value".to_owned())]
-    );
+    assert_eq!(r.request_errors(), pairs(&[("namespace", "invalid_value")]));
     let r = app.upsert(&"n".repeat(65), "", &user("a-1", "1")).await;
     assert_eq!(r.status, 400);
     app.get_user("bad%20ns", "a-1").await.assert_problem(400);
@@ -589,24 +577,18 @@ async fn limits_and_duplicates(backend: Backend) {
         .await;
     assert_eq!(
         r.user_errors(),
-        vec![
-            ("site".to_owned(), "too_long".to_owned()),
-            ("roles".to_owned(), "too_many".to_owned()),
-            ("telephonyConfigurations".to_owned(), "too_many".to_owned())
-        ]
+        pairs(&[
+            ("site", "too_long"),
+            ("roles", "too_many"),
+            ("telephonyConfigurations", "too_many")
+        ])
     );
     let r = app
         .upsert("acme", "", &with(user(&"u".repeat(129), "1"), &[]))
         .await;
-    assert_eq!(
-        r.user_errors(),
-        vec![("userId".to_owned(), "too_long".to_owned())]
-    );
+    assert_eq!(r.user_errors(), pairs(&[("userId", "too_long")]));
     let r = app.upsert("acme", "", &with(user(" a-1", "1"), &[])).await;
-    assert_eq!(
-        r.user_errors(),
-        vec![("userId".to_owned(), "invalid_format".to_owned())]
-    );
+    assert_eq!(r.user_errors(), pairs(&[("userId", "invalid_format")]));
     let r = app
         .upsert(
             "acme",
@@ -614,10 +596,7 @@ async fn limits_and_duplicates(backend: Backend) {
             &with(user("a-1", "1"), &[("roles", json!(["Agent", "AGENT"]))]),
         )
         .await;
-    assert_eq!(
-        r.user_errors(),
-        vec![("roles[1]".to_owned(), "duplicate".to_owned())]
-    );
+    assert_eq!(r.user_errors(), pairs(&[("roles[1]", "duplicate")]));
     // 255 characters and 100 roles are fine, and stored exactly
     let roles: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
     let full = with(
@@ -671,9 +650,6 @@ async fn concurrent_claims_of_one_email_have_one_winner(backend: Backend) {
     assert_eq!(winners, 1);
     for a in answers.iter().filter(|a| a.status != 200) {
         assert_eq!(a.status, 400, "{}", a.raw);
-        assert_eq!(
-            a.user_errors(),
-            vec![("email".to_owned(), "conflict".to_owned())]
-        );
+        assert_eq!(a.user_errors(), pairs(&[("email", "conflict")]));
     }
 }

@@ -12,7 +12,7 @@ use crate::json::parse_body;
 use crate::media::{ResponseType, check_content_type, negotiate};
 use crate::{ApiError, AppState};
 
-/// Create or update one user — or, with `commit=false`, try it.
+/// Create or update one user — or, with commit=false, try it.
 ///
 /// The user is validated in full (every problem at once), planned against
 /// what is stored — `create`, `update` with the `changedFields`, `unchanged`,
