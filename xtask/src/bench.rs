@@ -167,8 +167,8 @@ pub fn run(args: &[&str]) -> Result<(), String> {
 
     let echo = outcomes[0].requests_per_sec;
     println!(
-        "{:<28} {:>12} {:>10} {:>10} {:>10}  {}",
-        "target", "requests/s", "p50", "p99", "vs echo", "non-2xx"
+        "{:<28} {:>12} {:>10} {:>10} {:>10}  non-2xx",
+        "target", "requests/s", "p50", "p99", "vs echo"
     );
     for o in &outcomes {
         println!(

@@ -42,7 +42,7 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
         };
     };
     let mut r = Reader {
-        fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+        fields: entries,
         issues: Vec::new(),
     };
 
@@ -169,16 +169,20 @@ fn unknown_field(path: &str, key: &str, known: &[&str]) -> Issue {
 }
 
 struct Reader<'a> {
-    fields: HashMap<&'a str, &'a RawValue>,
+    /// The object's entries; a handful, so a linear search beats hashing.
+    fields: &'a [(String, RawValue)],
     issues: Vec<Issue>,
 }
 
 impl<'a> Reader<'a> {
     /// The value of a field, `None` when absent or null.
     fn get(&self, name: &str) -> Option<&'a RawValue> {
+        // the last of repeated keys wins, as in JSON parsers
         self.fields
-            .get(name)
-            .copied()
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
             .filter(|v| !matches!(v, RawValue::Null))
     }
 
@@ -201,7 +205,7 @@ impl<'a> Reader<'a> {
                 }
                 None
             }
-            Some(v) => string_value(name, v, required, parse, &mut self.issues),
+            Some(v) => string_value(&|| name.to_owned(), v, required, parse, &mut self.issues),
         }
     }
 
@@ -211,10 +215,11 @@ impl<'a> Reader<'a> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{name}[{i}]");
+            let path = || format!("{name}[{i}]");
             match string_value(&path, item, true, Text::parse, &mut self.issues) {
                 Some(t) => {
                     if let Some(j) = seen.insert(t.as_str().to_lowercase(), i) {
+                        let path = path();
                         self.issues.push(
                             Issue::new(
                                 &path,
@@ -289,8 +294,9 @@ impl<'a> Reader<'a> {
         let mut seen = HashMap::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{NAME}[{i}]");
+            let path = || format!("{NAME}[{i}]");
             let RawValue::Object(entries) = item else {
+                let path = path();
                 self.issues.push(
                     Issue::new(
                         &path,
@@ -303,7 +309,7 @@ impl<'a> Reader<'a> {
                 continue;
             };
             let mut inner = Reader {
-                fields: entries.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+                fields: entries,
                 issues: Vec::new(),
             };
             let platform = inner.field_at(&path, "platform", true, Text::parse);
@@ -313,7 +319,7 @@ impl<'a> Reader<'a> {
                 if !KNOWN.contains(&key.as_str()) {
                     inner
                         .issues
-                        .push(unknown_field(&format!("{path}.{key}"), key, &KNOWN));
+                        .push(unknown_field(&format!("{}.{key}", path()), key, &KNOWN));
                 }
             }
             self.issues.append(&mut inner.issues);
@@ -325,6 +331,7 @@ impl<'a> Reader<'a> {
                         extension,
                     };
                     if let Some(j) = seen.insert(config.identity(), i) {
+                        let path = path();
                         self.issues.push(
                             Issue::new(
                                 &path,
@@ -346,15 +353,16 @@ impl<'a> Reader<'a> {
 
     fn field_at<T>(
         &mut self,
-        parent: &str,
+        parent: &dyn Fn() -> String,
         name: &str,
         required: bool,
         parse: fn(&str) -> Result<T, ValueError>,
     ) -> Option<T> {
-        let path = format!("{parent}.{name}");
+        let path = || format!("{}.{name}", parent());
         match self.get(name) {
             None => {
                 if required {
+                    let path = path();
                     self.issues.push(Issue::new(
                         &path,
                         IssueCode::Required,
@@ -368,17 +376,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// `value` parsed as a string field; `path` makes the field's path, which
+/// is only needed (and only built) when there is an issue.
 fn string_value<T>(
-    path: &str,
+    path: &dyn Fn() -> String,
     value: &RawValue,
     required: bool,
     parse: fn(&str) -> Result<T, ValueError>,
     issues: &mut Vec<Issue>,
 ) -> Option<T> {
     let RawValue::String(s) = value else {
+        let path = path();
         issues.push(
             Issue::new(
-                path,
+                &path,
                 IssueCode::InvalidType,
                 format!("{path} must be a string, got {}", value.kind()),
             )
@@ -392,8 +403,10 @@ fn string_value<T>(
     match parse(s) {
         Ok(v) => Some(v),
         Err(e) => {
+            let path = path();
             issues.push(
-                Issue::new(path, e.code, format!("{path} {}", e.message)).with_value(value.clone()),
+                Issue::new(&path, e.code, format!("{path} {}", e.message))
+                    .with_value(value.clone()),
             );
             None
         }

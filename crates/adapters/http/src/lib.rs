@@ -82,7 +82,7 @@ pub fn app(
                 .default_handler(move |res| middleware::into_problem(res, &allowed)),
         )
         .wrap(from_fn(middleware::request_id_and_access_log))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<middleware::RequestSpan>::new())
 }
 
 /// Serves [`app`] on `listener`. Signals are not handled here: the caller

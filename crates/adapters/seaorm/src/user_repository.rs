@@ -1,6 +1,7 @@
 //! [`SeaOrmUserRepository`]: the [`UserRepository`] port on SQL.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -35,13 +36,20 @@ const RETRIES: u32 = 4;
 #[derive(Debug, Clone)]
 pub struct SeaOrmUserRepository {
     db: DatabaseConnection,
+    /// SQLite has one writer at a time. Writers of this process queue here,
+    /// in order, instead of polling SQLite's busy handler (whose growing
+    /// sleeps made the tail latency of concurrent commits hundreds of ms).
+    /// Other processes on the same file still meet the busy timeout.
+    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl SeaOrmUserRepository {
     /// A repository on `db`, which must be migrated
     /// (`roster_migrations::Migrator::up`).
     pub fn new(db: DatabaseConnection) -> Self {
-        SeaOrmUserRepository { db }
+        let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        SeaOrmUserRepository { db, sqlite_writer }
     }
 }
 
@@ -320,6 +328,10 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
     ) -> Result<(), RepositoryError> {
         let (ns, id) = (namespace.as_str(), user.user_id.as_str());
+        let _writer = match &self.sqlite_writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         with_retries("save", || {
             self.save_once(ns, id, rows::to_rows(ns, user, at))
         })
