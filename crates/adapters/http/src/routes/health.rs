@@ -28,7 +28,7 @@ pub async fn live() -> HttpResponse {
     operation_id = "ready",
     responses(
         (status = 200, description = "Ready: the store answers.", body = HealthDto),
-        (status = 503, description = "Not ready: the store is unreachable.", body = ProblemDto, content_type = "application/problem+json"),
+        (status = 503, description = "Not ready: the store is unreachable.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the user store is unavailable; nothing was written, try again shortly"})),
     ),
 )]
 #[get("/health/ready")]

@@ -58,10 +58,10 @@ use crate::{ApiError, AppState};
                     "errors": [{"field": "status", "code": "invalid_value", "message": "status must be one of: Active, Inactive", "value": "active"}],
                     "warnings": [{"field": "emial", "code": "unknown_field", "message": "unknown field 'emial' is ignored"}]}]
             })), (ReportDto = "application/vnd.cogitocorp.v1+json"))),
-        (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 413, description = "The body is larger than 1 MiB.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 415, description = "`Content-Type` is not `application/json` or `application/vnd.cogitocorp.v1+json`.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable; nothing was written. Retry after the `Retry-After` seconds.", body = ProblemDto, content_type = "application/problem+json"),
+        (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Acceptable", "status": 406, "detail": "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them"})),
+        (status = 413, description = "The body is larger than 1 MiB.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the body is larger than 1048576 bytes (1 MiB); send one user per request, or use the bulk endpoint"})),
+        (status = 415, description = "`Content-Type` is not `application/json` or `application/vnd.cogitocorp.v1+json`.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "send the body as Content-Type: application/json or application/vnd.cogitocorp.v1+json (UTF-8); got 'text/plain'"})),
+        (status = 503, description = "The store is unavailable; nothing was written. Retry after the `Retry-After` seconds.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the user store is unavailable; nothing was written, try again shortly"})),
     ),
 )]
 #[post("/api-ext/domain/{namespace}/user")]
@@ -109,10 +109,10 @@ pub async fn upsert_user(
     responses(
         (status = 200, description = "The user as stored, dates resolved.",
             content((UserDto = "application/json"), (UserDto = "application/vnd.cogitocorp.v1+json"))),
-        (status = 400, description = "The namespace is invalid.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 404, description = "The namespace has no such user.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json"),
-        (status = 503, description = "The store is unavailable.", body = ProblemDto, content_type = "application/problem+json"),
+        (status = 400, description = "The namespace is invalid.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "namespace '-acme' is invalid: 1-64 characters: letters, digits, '_' and '-', starting with a letter or digit"})),
+        (status = 404, description = "The namespace has no such user.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Found", "status": 404, "detail": "namespace 'acme' has no user 'a-1001'"})),
+        (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Acceptable", "status": 406, "detail": "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them"})),
+        (status = 503, description = "The store is unavailable.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the user store is unavailable; nothing was written, try again shortly"})),
     ),
 )]
 #[get("/api-ext/domain/{namespace}/user/{userId}")]
