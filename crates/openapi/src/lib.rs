@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 use actix_web::App;
+use roster_domain::{IssueCode, Severity};
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
 
@@ -18,9 +19,6 @@ and what was done. Every write can be tried first as a dry run (`commit=false`).
 **Media types.** Requests: `application/json` or `application/vnd.cogitocorp.v1+json` (UTF-8); anything else is 415. \
 Responses follow `Accept`: the vendor type when asked for, else `application/json`; an `Accept` that allows neither is 406. \
 Errors that are not a processing report are RFC 9457 problem documents (`application/problem+json`).\n\n\
-**Issue codes** (closed set): `required`, `blank`, `too_long`, `too_many`, `invalid_type`, `invalid_value`, \
-`invalid_format`, `invalid_date`, `date_order`, `duplicate`, `self_reference`, `conflict`, `malformed_json` are errors; \
-`unknown_field`, `unknown_reference`, `name_mismatch` are warnings, which never stop a write.\n\n\
 Every response carries an `x-request-id` header, also found on the service's log lines for that request.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
@@ -39,7 +37,29 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .configure(roster_http::api)
         .split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    let description = api.info.description.take().unwrap_or_default();
+    api.info.description = Some(format!("{description}\n\n{}", issue_codes()));
     api
+}
+
+/// The closed set of issue codes, from the domain itself so it can't drift.
+fn issue_codes() -> String {
+    let mut text = String::from(
+        "**Issue codes** (a closed set). Warnings never stop a write; every other code is an error.\n\n\
+         | code | severity | meaning |\n|---|---|---|\n",
+    );
+    for code in IssueCode::ALL {
+        let severity = match code.severity() {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        text.push_str(&format!(
+            "| `{}` | {severity} | {} |\n",
+            code.as_str(),
+            code.description()
+        ));
+    }
+    text
 }
 
 /// The document as committed: pretty JSON with a trailing newline.
@@ -52,6 +72,17 @@ pub fn document_json() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_issue_code_is_documented() {
+        let description = super::document().info.description.unwrap_or_default();
+        for code in roster_domain::IssueCode::ALL {
+            assert!(
+                description.contains(&format!("`{}`", code.as_str())),
+                "{code} is missing"
+            );
+        }
+    }
+
     #[test]
     fn every_route_is_documented() {
         let doc = super::document();

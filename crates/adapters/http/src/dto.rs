@@ -13,13 +13,6 @@ use crate::json::to_json;
 
 /// Required strings: at least one non-space character.
 const NOT_BLANK: &str = r"\S";
-/// `userId`: no control characters, no leading or trailing whitespace.
-#[allow(dead_code)]
-pub const USER_ID_PATTERN: &str =
-    r"^[^\x00-\x1f\x7f-\x9f\s](?:[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s])?$";
-/// `namespace` path parameter.
-pub const NAMESPACE_PATTERN: &str = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$";
-
 /// A telephony configuration: the user's identity on one telephony platform.
 /// `platform` (case-insensitive) and `agentId` together belong to at most one
 /// user per namespace.

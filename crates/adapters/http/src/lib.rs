@@ -25,7 +25,6 @@ use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use dto::{NAMESPACE_PATTERN, ProblemDto, ReportDto, UserDto};
 pub use error::{ApiError, MAX_BODY_BYTES};
 pub use media::{JSON, PROBLEM_JSON, VENDOR_JSON};
 
