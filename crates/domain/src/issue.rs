@@ -113,14 +113,10 @@ impl IssueCode {
             IssueCode::SelfReference => "coachId or supervisorId names the user itself",
             IssueCode::Conflict => "the email or telephony identity belongs to another user",
             IssueCode::MalformedJson => "the body is not JSON, or not a JSON object",
-            IssueCode::UnknownField => {
-                "warning: a field roster does not know (a typo?); it is ignored"
-            }
-            IssueCode::UnknownReference => {
-                "warning: coachId or supervisorId names no user in the namespace"
-            }
+            IssueCode::UnknownField => "a field roster does not know (a typo?); it is ignored",
+            IssueCode::UnknownReference => "coachId or supervisorId names no user in the namespace",
             IssueCode::NameMismatch => {
-                "warning: supervisorName differs from the supervisor's firstName lastName"
+                "supervisorName differs from the supervisor's firstName lastName"
             }
         }
     }
