@@ -20,8 +20,16 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("log_filter", "info,sqlx=warn,sea_orm=warn"),
 ];
 
-/// Environment variables with the prefix that are not settings, but still ours.
-const OTHER_ENV: &[&str] = &["ROSTER_CONFIG"];
+/// Environment variables with the prefix that are not settings, but still
+/// ours: the config file's path, and the test suites' server URLs.
+fn is_other_known(var: &str) -> bool {
+    var == "ROSTER_CONFIG" || var.starts_with("ROSTER_TEST_")
+}
+
+fn is_setting(var: &str) -> bool {
+    var.strip_prefix("ROSTER_")
+        .is_some_and(|name| KNOWN.iter().any(|(k, _)| name.eq_ignore_ascii_case(k)))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -97,10 +105,10 @@ impl Settings {
                 builder = builder.add_source(config::File::with_name("roster.toml").required(false))
             }
         }
-        let env: std::collections::HashMap<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("ROSTER_") && !OTHER_ENV.contains(&k.as_str()))
-            .collect();
+        // Only the variables that are settings: any other ROSTER_* is warned
+        // about at start (`unknown_env_vars`), never a reason not to start.
+        let env: std::collections::HashMap<String, String> =
+            env.into_iter().filter(|(k, _)| is_setting(k)).collect();
         builder = builder.add_source(
             config::Environment::with_prefix("ROSTER")
                 .source(Some(env))
@@ -125,12 +133,7 @@ impl Settings {
 pub fn unknown_env_vars(env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
     env.into_iter()
         .map(|(k, _)| k)
-        .filter(|k| k.starts_with("ROSTER_") && !OTHER_ENV.contains(&k.as_str()))
-        .filter(|k| {
-            !KNOWN
-                .iter()
-                .any(|(name, _)| k["ROSTER_".len()..].eq_ignore_ascii_case(name))
-        })
+        .filter(|k| k.starts_with("ROSTER_") && !is_setting(k) && !is_other_known(k))
         .collect()
 }
 
@@ -181,14 +184,18 @@ mod tests {
     }
 
     #[test]
-    fn unknown_variables_are_found() {
+    fn unknown_variables_are_found_and_do_not_stop_the_start() {
+        let vars = env(&[
+            ("ROSTER_LISTN", "x"),
+            ("ROSTER_LISTEN", "127.0.0.1:1"),
+            ("PATH", "z"),
+            ("ROSTER_TEST_POSTGRES_URL", "postgres://x"),
+            ("ROSTER_CONFIG", "f.toml"),
+        ]);
+        assert_eq!(unknown_env_vars(vars.clone()), vec!["ROSTER_LISTN"]);
         assert_eq!(
-            unknown_env_vars(env(&[
-                ("ROSTER_LISTN", "x"),
-                ("ROSTER_LISTEN", "y"),
-                ("PATH", "z")
-            ])),
-            vec!["ROSTER_LISTN"]
+            Settings::load_from(None, vars).unwrap().listen,
+            "127.0.0.1:1"
         );
     }
 
