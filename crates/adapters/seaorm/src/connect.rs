@@ -67,9 +67,11 @@ fn redact_password(url: &str) -> String {
 
 /// Opens a pool on `settings.url`.
 ///
-/// SQLite databases are opened in WAL mode with `synchronous=NORMAL`, a
-/// busy timeout (writers queue for the lock instead of failing) and foreign
-/// keys on; the file is created when the URL says `mode=rwc`.
+/// SQLite databases are opened in WAL mode with `synchronous=FULL` (a user
+/// reported as persisted survives a power cut, not only a crash of the
+/// process — NORMAL would only promise the latter), a busy timeout (writers
+/// of other processes wait for the lock instead of failing) and foreign keys
+/// on; the file is created when the URL says `mode=rwc`.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(settings.url.clone());
     options
@@ -80,7 +82,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
     if settings.url.starts_with("sqlite:") {
         options.map_sqlx_sqlite_opts(|o| {
             o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(SqliteSynchronous::Full)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
         });

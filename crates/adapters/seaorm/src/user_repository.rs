@@ -24,7 +24,10 @@ use crate::rows::{self, UserRows};
 
 /// How many times a transient failure (deadlock, serialization failure,
 /// SQLite busy) is tried again before the store counts as unavailable.
-const RETRIES: u32 = 4;
+/// Racing inserts on one unique index deadlock readily on InnoDB, so there
+/// are enough tries, with jitter, for a crowd of racers to be sorted into
+/// one winner and conflicts.
+const RETRIES: u32 = 10;
 
 /// Users in a SQL database (SQLite, PostgreSQL or MariaDB) migrated by
 /// `roster-migrations`.
@@ -53,6 +56,19 @@ impl SeaOrmUserRepository {
     }
 }
 
+/// 2, 4, 8 … ms, at most 64, each plus up to as much again at random, so
+/// the racers that collided do not collide again in step.
+fn backoff(tries: u32) -> Duration {
+    let base = 1u64 << tries.min(6);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    // the low bits of the clock are noise enough to spread a few racers
+    let jitter_us = u64::from(nanos.wrapping_mul(2_654_435_761) >> 8) % (base * 1000);
+    Duration::from_millis(base) + Duration::from_micros(jitter_us)
+}
+
 /// Runs `attempt` until it succeeds, fails for good, or has failed
 /// transiently [`RETRIES`] + 1 times.
 async fn with_retries<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, DbErr>
@@ -66,7 +82,7 @@ where
             Err(e) if tries < RETRIES && is_transient(&e) => {
                 tries += 1;
                 tracing::debug!(error = %e, tries, "{what}: transient failure, trying again");
-                tokio::time::sleep(Duration::from_millis(5 << tries)).await;
+                tokio::time::sleep(backoff(tries)).await;
             }
             other => return other,
         }

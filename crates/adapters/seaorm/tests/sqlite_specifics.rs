@@ -83,7 +83,7 @@ async fn sqlite_is_created_in_wal_mode_with_a_busy_timeout_and_foreign_keys() {
     let db = connect(&tmp.settings()).await.expect("connect");
     assert!(tmp.0.exists(), "mode=rwc creates the file");
     assert_eq!(scalar(&db, "PRAGMA journal_mode").await, "wal");
-    assert_eq!(scalar(&db, "PRAGMA synchronous").await, "1", "NORMAL");
+    assert_eq!(scalar(&db, "PRAGMA synchronous").await, "2", "FULL");
     assert_eq!(scalar(&db, "PRAGMA foreign_keys").await, "1");
     assert_eq!(scalar(&db, "PRAGMA busy_timeout").await, "5000");
 }
