@@ -3,6 +3,11 @@
 
 mod bench;
 
+/// The same allocator as roster, so the echo baseline of `bench upsert`
+/// differs from roster only by roster's own work.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

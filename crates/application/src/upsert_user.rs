@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use roster_domain::{Issue, IssueCode, Namespace, RawValue, parse_user};
+use roster_domain::{Issue, IssueCode, Namespace, RawValue, UserDraft, parse_user};
 
 use crate::{
     Action, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
@@ -149,6 +149,9 @@ impl UpsertUser {
         };
 
         let query = Plan::context_query(&draft);
+        // The draft's own dates, to rebuild it if a write loses a race.
+        let sent_dates = (draft.activation_date, draft.deactivation_date);
+        let mut draft = draft;
         for attempt in 1..=SAVE_ATTEMPTS {
             let context = self
                 .repository
@@ -156,17 +159,25 @@ impl UpsertUser {
                 .await
                 .map_err(UpsertError::Unavailable)?;
             let now = self.clock.now();
-            let plan = plan_upsert(draft.clone(), &context, now.date_naive());
+            let plan = plan_upsert(draft, &context, now.date_naive());
             let write = commit
                 && plan.errors.is_empty()
                 && (plan.action != Action::Unchanged || force_commit);
-            let persisted = match (&plan.user, write) {
-                (Some(user), true) => match self.repository.save(namespace, user, now).await {
+            let persisted = match (plan.user, write) {
+                (Some(user), true) => match self.repository.save(namespace, &user, now).await {
                     Ok(()) => true,
                     // Another writer took the email or an identity between
                     // our read and our write: plan again against what is
                     // stored now, which names the winner.
-                    Err(RepositoryError::Conflict) if attempt < SAVE_ATTEMPTS => continue,
+                    Err(RepositoryError::Conflict) if attempt < SAVE_ATTEMPTS => {
+                        draft = UserDraft {
+                            user_id: user.user_id,
+                            profile: user.profile,
+                            activation_date: sent_dates.0,
+                            deactivation_date: sent_dates.1,
+                        };
+                        continue;
+                    }
                     Err(RepositoryError::Conflict) => {
                         outcome.errors.push(Issue::new(
                             "userId",
