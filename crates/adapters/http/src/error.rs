@@ -26,14 +26,19 @@ pub enum ApiError {
     UnsupportedMediaType { got: Option<String> },
     #[error("the body could not be read")]
     BodyRead(#[source] actix_web::error::PayloadError),
-    #[error("the store is unavailable")]
-    Unavailable(#[source] RepositoryError),
+    /// The store failed: 503 when it is unreachable (try again), 500 when
+    /// it answered with something unexpected. Nothing was written either way.
+    #[error("the store failed")]
+    Store(#[source] RepositoryError),
+    /// Readiness: whatever the store's failure, the service is not ready.
+    #[error("the store is not ready")]
+    NotReady(#[source] RepositoryError),
 }
 
 impl From<UpsertError> for ApiError {
     fn from(e: UpsertError) -> Self {
         match e {
-            UpsertError::Unavailable(source) => ApiError::Unavailable(source),
+            UpsertError::Unavailable(source) => ApiError::Store(source),
         }
     }
 }
@@ -43,7 +48,7 @@ impl From<GetUserError> for ApiError {
         match e {
             GetUserError::InvalidNamespace(message) => ApiError::BadRequest(message),
             e @ GetUserError::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            GetUserError::Unavailable(source) => ApiError::Unavailable(source),
+            GetUserError::Unavailable(source) => ApiError::Store(source),
         }
     }
 }
@@ -66,7 +71,12 @@ impl ApiError {
                 got.as_deref().map(|g| format!("'{g}'")).unwrap_or_else(|| "no Content-Type".to_owned())
             ),
             ApiError::BodyRead(_) => "the request body could not be read completely; send it again".to_owned(),
-            ApiError::Unavailable(_) => "the user store is unavailable; nothing was written, try again shortly".to_owned(),
+            ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {
+                "the user store is unavailable; nothing was written, try again shortly".to_owned()
+            }
+            ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict) => {
+                "internal error; nothing was written, and the cause was logged".to_owned()
+            }
         }
     }
 }
@@ -92,13 +102,18 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let ApiError::Unavailable(source) = self {
-            tracing::error!(error = %error_chain(source), "the store is unavailable");
+        if let ApiError::Store(source) | ApiError::NotReady(source) = self {
+            tracing::error!(error = %error_chain(source), "the store failed");
         }
         let mut response = problem_response(self.status_code(), &self.detail());
         match self {
@@ -109,13 +124,14 @@ impl ResponseError for ApiError {
                         .insert(actix_web::http::header::ALLOW, v);
                 }
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {
                 response.headers_mut().insert(
                     actix_web::http::header::RETRY_AFTER,
                     actix_web::http::header::HeaderValue::from_static("5"),
                 );
             }
-            ApiError::BadRequest(_)
+            ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict)
+            | ApiError::BadRequest(_)
             | ApiError::NotFound(_)
             | ApiError::NotAcceptable
             | ApiError::PayloadTooLarge

@@ -54,6 +54,7 @@ pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
     handle: ServerHandle,
+    database_url: String,
     _db: Option<TempSqlite>,
 }
 
@@ -132,7 +133,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     };
     let env = vec![
         ("ROSTER_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-        ("ROSTER_DATABASE_URL".to_owned(), url),
+        ("ROSTER_DATABASE_URL".to_owned(), url.clone()),
         ("ROSTER_WORKERS".to_owned(), "2".to_owned()),
     ];
     let settings = Settings::load_from(None, env).expect("settings");
@@ -144,11 +145,19 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         address,
         client: awc::Client::builder().disable_timeout().finish(),
         handle,
+        database_url: url,
         _db: db,
     }
 }
 
 impl TestApp {
+    /// The SQLite URL the app runs on; `None` in memory.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url
+            .starts_with("sqlite:")
+            .then_some(self.database_url.as_str())
+    }
+
     pub async fn request(
         &self,
         method: &str,

@@ -37,7 +37,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
         .readiness
         .execute()
         .await
-        .map_err(ApiError::Unavailable)?;
+        .map_err(ApiError::NotReady)?;
     Ok(HttpResponse::Ok().json(HealthDto {
         status: "ok".to_owned(),
     }))
