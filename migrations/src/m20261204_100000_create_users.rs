@@ -1,9 +1,7 @@
 //! The `users` table: one row per user and namespace, its scalar fields.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::schema::{
-    date, date_null, string_len, string_len_null, timestamp_with_time_zone,
-};
+use sea_orm_migration::schema::{date, date_null, string_len, string_len_null, timestamp_with_time_zone};
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveMigrationName)]
@@ -91,8 +89,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(Users::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(Users::Table).to_owned()).await
     }
 }

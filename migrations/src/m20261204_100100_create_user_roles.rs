@@ -34,12 +34,7 @@ impl MigrationTrait for Migration {
             .col(string_len(UserRoles::UserId, 128))
             .col(integer(UserRoles::Position))
             .col(string_len(UserRoles::Name, 255))
-            .primary_key(
-                Index::create()
-                    .col(UserRoles::Namespace)
-                    .col(UserRoles::UserId)
-                    .col(UserRoles::Position),
-            )
+            .primary_key(Index::create().col(UserRoles::Namespace).col(UserRoles::UserId).col(UserRoles::Position))
             .foreign_key(
                 ForeignKey::create()
                     .name("fk_user_roles_user")
@@ -57,8 +52,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(UserRoles::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(UserRoles::Table).to_owned()).await
     }
 }

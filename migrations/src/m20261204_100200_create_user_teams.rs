@@ -34,12 +34,7 @@ impl MigrationTrait for Migration {
             .col(string_len(UserTeams::UserId, 128))
             .col(integer(UserTeams::Position))
             .col(string_len(UserTeams::Name, 255))
-            .primary_key(
-                Index::create()
-                    .col(UserTeams::Namespace)
-                    .col(UserTeams::UserId)
-                    .col(UserTeams::Position),
-            )
+            .primary_key(Index::create().col(UserTeams::Namespace).col(UserTeams::UserId).col(UserTeams::Position))
             .foreign_key(
                 ForeignKey::create()
                     .name("fk_user_teams_user")
@@ -57,8 +52,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(UserTeams::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(UserTeams::Table).to_owned()).await
     }
 }

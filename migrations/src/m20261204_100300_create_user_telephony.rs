@@ -44,18 +44,12 @@ impl MigrationTrait for Migration {
             .col(string_len(UserTelephony::AgentId, 255))
             .col(string_len_null(UserTelephony::Extension, 20))
             .primary_key(
-                Index::create()
-                    .col(UserTelephony::Namespace)
-                    .col(UserTelephony::UserId)
-                    .col(UserTelephony::Position),
+                Index::create().col(UserTelephony::Namespace).col(UserTelephony::UserId).col(UserTelephony::Position),
             )
             .foreign_key(
                 ForeignKey::create()
                     .name("fk_user_telephony_user")
-                    .from(
-                        UserTelephony::Table,
-                        (UserTelephony::Namespace, UserTelephony::UserId),
-                    )
+                    .from(UserTelephony::Table, (UserTelephony::Namespace, UserTelephony::UserId))
                     .to(Users::Table, (Users::Namespace, Users::UserId))
                     .on_delete(ForeignKeyAction::Cascade),
             )
@@ -81,8 +75,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table(UserTelephony::Table).to_owned())
-            .await
+        manager.drop_table(Table::drop().table(UserTelephony::Table).to_owned()).await
     }
 }

@@ -76,42 +76,24 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     let mut connections = 64u32;
     let mut rest = args.iter();
     let Some(&"upsert") = rest.next() else {
-        return Err(
-            "usage: cargo xtask bench upsert [--duration SECS] [--connections N]".to_owned(),
-        );
+        return Err("usage: cargo xtask bench upsert [--duration SECS] [--connections N]".to_owned());
     };
     while let Some(arg) = rest.next() {
         let value = rest.next().ok_or(format!("{arg} needs a value"))?;
         match *arg {
             "--duration" => duration = value.parse().map_err(|e| format!("--duration: {e}"))?,
-            "--connections" => {
-                connections = value.parse().map_err(|e| format!("--connections: {e}"))?
-            }
+            "--connections" => connections = value.parse().map_err(|e| format!("--connections: {e}"))?,
             other => return Err(format!("unknown option {other}")),
         }
     }
-    if Command::new("wrk")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_err()
-    {
+    if Command::new("wrk").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_err() {
         return Err("wrk is not installed: apt-get install wrk".to_owned());
     }
 
     let root = workspace_root();
     println!("building release binaries (cargo build --release -p roster -p xtask)…");
     let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "roster",
-            "-p",
-            "xtask",
-        ])
+        .args(["build", "--release", "--quiet", "-p", "roster", "-p", "xtask"])
         .current_dir(&root)
         .status()
         .map_err(|e| e.to_string())?;
@@ -124,11 +106,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     std::fs::write(&script, WRK_SCRIPT).map_err(|e| e.to_string())?;
 
     let targets = [
-        Target {
-            name: "echo (actix + serde_json)",
-            server: Server::Echo,
-            path: "/echo",
-        },
+        Target { name: "echo (actix + serde_json)", server: Server::Echo, path: "/echo" },
         Target {
             name: "roster dry run, SQLite",
             server: Server::Roster { database: "sqlite" },
@@ -157,8 +135,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     for (i, target) in targets.iter().enumerate() {
         let port = free_port()?;
         let mut child = start(&root, &work, target, port, i)?;
-        let result =
-            wait_ready(port).and_then(|()| load(&script, port, target, duration, connections));
+        let result = wait_ready(port).and_then(|()| load(&script, port, target, duration, connections));
         let _ = child.kill();
         let _ = child.wait();
         outcomes.push(result?);
@@ -166,10 +143,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&work);
 
     let echo = outcomes[0].requests_per_sec;
-    println!(
-        "{:<28} {:>12} {:>10} {:>10} {:>10}  non-2xx",
-        "target", "requests/s", "p50", "p99", "vs echo"
-    );
+    println!("{:<28} {:>12} {:>10} {:>10} {:>10}  non-2xx", "target", "requests/s", "p50", "p99", "vs echo");
     for o in &outcomes {
         println!(
             "{:<28} {:>12.0} {:>10} {:>10} {:>10.2}  {}",
@@ -196,8 +170,7 @@ fn free_port() -> Result<u16, String> {
 
 fn start(root: &Path, work: &Path, target: &Target, port: u16, n: usize) -> Result<Child, String> {
     let release = root.join("target/release");
-    let log =
-        std::fs::File::create(work.join(format!("server-{n}.log"))).map_err(|e| e.to_string())?;
+    let log = std::fs::File::create(work.join(format!("server-{n}.log"))).map_err(|e| e.to_string())?;
     let mut cmd = match target.server {
         Server::Echo => {
             let mut c = Command::new(release.join("xtask"));
@@ -206,10 +179,7 @@ fn start(root: &Path, work: &Path, target: &Target, port: u16, n: usize) -> Resu
         }
         Server::Roster { database } => {
             let url = match database {
-                "sqlite" => format!(
-                    "sqlite://{}?mode=rwc",
-                    work.join(format!("bench-{n}.db")).display()
-                ),
+                "sqlite" => format!("sqlite://{}?mode=rwc", work.join(format!("bench-{n}.db")).display()),
                 _ => "memory:".to_owned(),
             };
             let mut c = Command::new(release.join("roster"));
@@ -220,10 +190,7 @@ fn start(root: &Path, work: &Path, target: &Target, port: u16, n: usize) -> Resu
             c
         }
     };
-    cmd.stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", target.name))
+    cmd.stdout(Stdio::null()).stderr(log).spawn().map_err(|e| format!("cannot start {}: {e}", target.name))
 }
 
 fn wait_ready(port: u16) -> Result<(), String> {
@@ -238,21 +205,9 @@ fn wait_ready(port: u16) -> Result<(), String> {
     Err(format!("the server on port {port} did not start"))
 }
 
-fn load(
-    script: &PathBuf,
-    port: u16,
-    target: &Target,
-    duration: u64,
-    connections: u32,
-) -> Result<Outcome, String> {
+fn load(script: &PathBuf, port: u16, target: &Target, duration: u64, connections: u32) -> Result<Outcome, String> {
     let out = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{connections}"),
-            &format!("-d{duration}s"),
-            "--latency",
-            "-s",
-        ])
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{duration}s"), "--latency", "-s"])
         .arg(script)
         .arg(format!("http://127.0.0.1:{port}"))
         .arg("--")
@@ -261,10 +216,7 @@ fn load(
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let field = |prefix: &str| -> Option<String> {
-        text.lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(prefix))
-            .map(|l| l[prefix.len()..].trim().to_owned())
+        text.lines().map(str::trim).find(|l| l.starts_with(prefix)).map(|l| l[prefix.len()..].trim().to_owned())
     };
     let requests_per_sec = field("Requests/sec:")
         .and_then(|v| v.parse::<f64>().ok())
@@ -288,10 +240,7 @@ pub fn echo_server(address: &str) -> Result<(), String> {
             Err(e) => HttpResponse::BadRequest().body(e.to_string()),
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         HttpServer::new(|| App::new().route("/echo", web::post().to(echo)))
             .workers(2)

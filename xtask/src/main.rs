@@ -39,18 +39,14 @@ fn main() -> ExitCode {
 }
 
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or_default()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().map(PathBuf::from).unwrap_or_default()
 }
 
 fn openapi(check: bool) -> Result<(), String> {
     let path = workspace_root().join("openapi/openapi.json");
     let fresh = roster_openapi::document_json();
     if check {
-        let committed = std::fs::read_to_string(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let committed = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         if committed != fresh {
             return Err(format!(
                 "{} is out of date with the code: run `cargo xtask openapi` and commit the result",
@@ -59,8 +55,7 @@ fn openapi(check: bool) -> Result<(), String> {
         }
         println!("{} matches the code", path.display());
     } else {
-        std::fs::write(&path, fresh)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, fresh).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         println!("wrote {}", path.display());
     }
     Ok(())

@@ -56,18 +56,11 @@ fn id(s: &str) -> UserId {
 }
 
 fn at() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
-        .single()
-        .expect("time")
+    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("time")
 }
 
 /// A valid user with every field set; `agents` are its Genesys agent ids.
-pub fn sample_user(
-    user_id: &str,
-    email: Option<&str>,
-    agents: &[&str],
-    extra: &[(&str, &str)],
-) -> User {
+pub fn sample_user(user_id: &str, email: Option<&str>, agents: &[&str], extra: &[(&str, &str)]) -> User {
     let s = |v: &str| RawValue::String(v.to_owned());
     let mut fields: Vec<(String, RawValue)> = vec![
         ("userId".into(), s(user_id)),
@@ -83,14 +76,8 @@ pub fn sample_user(
         ("organization".into(), s("Acme")),
         ("contactCenter".into(), s("North")),
         ("site".into(), s("Oslo")),
-        (
-            "roles".into(),
-            RawValue::Array(vec![s("Supervisor"), s("Agent")]),
-        ),
-        (
-            "teams".into(),
-            RawValue::Array(vec![s("Blue"), s("Alpha"), s("Red")]),
-        ),
+        ("roles".into(), RawValue::Array(vec![s("Supervisor"), s("Agent")])),
+        ("teams".into(), RawValue::Array(vec![s("Blue"), s("Alpha"), s("Red")])),
         (
             "telephonyConfigurations".into(),
             RawValue::Array(
@@ -119,159 +106,72 @@ pub fn sample_user(
         fields.push(((*k).into(), s(v)));
     }
     let parsed = parse_user(&RawValue::Object(fields));
-    let draft = parsed
-        .draft
-        .unwrap_or_else(|| panic!("sample user is invalid: {:?}", parsed.issues));
+    let draft = parsed.draft.unwrap_or_else(|| panic!("sample user is invalid: {:?}", parsed.issues));
     let today = NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
-    plan_upsert(draft, &UpsertContext::default(), today)
-        .user
-        .expect("sample user plans")
+    plan_upsert(draft, &UpsertContext::default(), today).user.expect("sample user plans")
 }
 
 fn identity(agent: &str) -> TelephonyIdentity {
-    TelephonyIdentity {
-        platform: "genesys cloud".into(),
-        agent_id: agent.into(),
-    }
+    TelephonyIdentity { platform: "genesys cloud".into(), agent_id: agent.into() }
 }
 
 pub async fn saves_and_finds_a_user_whole(repo: Arc<dyn UserRepository>) {
     let u = sample_user("a-1", Some("Ann.Lee@Example.com"), &["1", "2"], &[]);
     repo.save(&ns("acme"), &u, at()).await.expect("save");
     let found = repo.find(&ns("acme"), &id("a-1")).await.expect("find");
-    assert_eq!(
-        found.as_ref(),
-        Some(&u),
-        "the stored user is the saved one, lists in order"
-    );
-    let inactive = sample_user(
-        "a-2",
-        None,
-        &["3"],
-        &[("status", "Inactive"), ("deactivationDate", "2025-02-03")],
-    );
+    assert_eq!(found.as_ref(), Some(&u), "the stored user is the saved one, lists in order");
+    let inactive = sample_user("a-2", None, &["3"], &[("status", "Inactive"), ("deactivationDate", "2025-02-03")]);
     repo.save(&ns("acme"), &inactive, at()).await.expect("save");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-2")).await.expect("find"),
-        Some(inactive)
-    );
+    assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find"), Some(inactive));
 }
 
 pub async fn finding_a_missing_user_gives_none(repo: Arc<dyn UserRepository>) {
-    assert_eq!(
-        repo.find(&ns("acme"), &id("nobody")).await.expect("find"),
-        None
-    );
+    assert_eq!(repo.find(&ns("acme"), &id("nobody")).await.expect("find"), None);
 }
 
 pub async fn save_replaces_the_stored_version(repo: Arc<dyn UserRepository>) {
     let first = sample_user("a-1", Some("a@example.com"), &["1", "2", "3"], &[]);
     repo.save(&ns("acme"), &first, at()).await.expect("save");
-    let mut second = sample_user(
-        "a-1",
-        None,
-        &["9"],
-        &[("jobTitle", "Lead"), ("status", "Inactive")],
-    );
+    let mut second = sample_user("a-1", None, &["9"], &[("jobTitle", "Lead"), ("status", "Inactive")]);
     second.profile.teams.clear();
     second.profile.middle_name = None;
-    repo.save(&ns("acme"), &second, at())
-        .await
-        .expect("save again");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-1")).await.expect("find"),
-        Some(second)
-    );
+    repo.save(&ns("acme"), &second, at()).await.expect("save again");
+    assert_eq!(repo.find(&ns("acme"), &id("a-1")).await.expect("find"), Some(second));
 }
 
 pub async fn namespaces_are_disjoint(repo: Arc<dyn UserRepository>) {
     let a = sample_user("a-1", Some("same@example.com"), &["1"], &[]);
-    let b = sample_user(
-        "a-1",
-        Some("same@example.com"),
-        &["1"],
-        &[("firstName", "Bea")],
-    );
-    repo.save(&ns("acme"), &a, at())
-        .await
-        .expect("save in acme");
-    repo.save(&ns("globex"), &b, at())
-        .await
-        .expect("same id, email and identity in another namespace");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-1")).await.expect("find"),
-        Some(a)
-    );
-    assert_eq!(
-        repo.find(&ns("globex"), &id("a-1")).await.expect("find"),
-        Some(b)
-    );
-    assert_eq!(
-        repo.find(&ns("initech"), &id("a-1")).await.expect("find"),
-        None
-    );
+    let b = sample_user("a-1", Some("same@example.com"), &["1"], &[("firstName", "Bea")]);
+    repo.save(&ns("acme"), &a, at()).await.expect("save in acme");
+    repo.save(&ns("globex"), &b, at()).await.expect("same id, email and identity in another namespace");
+    assert_eq!(repo.find(&ns("acme"), &id("a-1")).await.expect("find"), Some(a));
+    assert_eq!(repo.find(&ns("globex"), &id("a-1")).await.expect("find"), Some(b));
+    assert_eq!(repo.find(&ns("initech"), &id("a-1")).await.expect("find"), None);
 }
 
 pub async fn email_belongs_to_one_user(repo: Arc<dyn UserRepository>) {
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-1", Some("ann@example.com"), &["1"], &[]),
-        at(),
-    )
-    .await
-    .expect("save");
+    repo.save(&ns("acme"), &sample_user("a-1", Some("ann@example.com"), &["1"], &[]), at()).await.expect("save");
     let clash = sample_user("a-2", Some("ANN@example.COM"), &["2"], &[]);
-    let err = repo
-        .save(&ns("acme"), &clash, at())
-        .await
-        .expect_err("email is taken");
+    let err = repo.save(&ns("acme"), &clash, at()).await.expect_err("email is taken");
     assert!(matches!(err, RepositoryError::Conflict), "got {err:?}");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-2")).await.expect("find"),
-        None,
-        "nothing of a-2 is written"
-    );
+    assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find"), None, "nothing of a-2 is written");
     // its identity was not taken either: another user can have it
-    repo.save(&ns("acme"), &sample_user("a-3", None, &["2"], &[]), at())
-        .await
-        .expect("identity 2 is free");
+    repo.save(&ns("acme"), &sample_user("a-3", None, &["2"], &[]), at()).await.expect("identity 2 is free");
 }
 
 pub async fn telephony_identity_belongs_to_one_user(repo: Arc<dyn UserRepository>) {
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-1", None, &["10042"], &[]),
-        at(),
-    )
-    .await
-    .expect("save");
+    repo.save(&ns("acme"), &sample_user("a-1", None, &["10042"], &[]), at()).await.expect("save");
     let mut clash = sample_user("a-2", Some("b@example.com"), &["7", "10042"], &[]);
-    clash.profile.telephony_configurations[1].platform =
-        roster_domain::Text::parse("GENESYS CLOUD").expect("text");
-    let err = repo
-        .save(&ns("acme"), &clash, at())
-        .await
-        .expect_err("identity is taken");
+    clash.profile.telephony_configurations[1].platform = roster_domain::Text::parse("GENESYS CLOUD").expect("text");
+    let err = repo.save(&ns("acme"), &clash, at()).await.expect_err("identity is taken");
     assert!(matches!(err, RepositoryError::Conflict), "got {err:?}");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-2")).await.expect("find"),
-        None
-    );
+    assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find"), None);
     // the same agent id on another platform is another identity
     let mut other = sample_user("a-4", None, &["10042"], &[]);
-    other.profile.telephony_configurations[0].platform =
-        roster_domain::Text::parse("Five9").expect("text");
-    repo.save(&ns("acme"), &other, at())
-        .await
-        .expect("other platform");
+    other.profile.telephony_configurations[0].platform = roster_domain::Text::parse("Five9").expect("text");
+    repo.save(&ns("acme"), &other, at()).await.expect("other platform");
     // and the email a-2 wanted is still free
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-3", Some("b@example.com"), &["8"], &[]),
-        at(),
-    )
-    .await
-    .expect("email free");
+    repo.save(&ns("acme"), &sample_user("a-3", Some("b@example.com"), &["8"], &[]), at()).await.expect("email free");
 }
 
 pub async fn a_refused_update_keeps_the_stored_version(repo: Arc<dyn UserRepository>) {
@@ -279,55 +179,21 @@ pub async fn a_refused_update_keeps_the_stored_version(repo: Arc<dyn UserReposit
     let before = sample_user("a-2", Some("two@example.com"), &["2"], &[]);
     repo.save(&ns("acme"), &holder, at()).await.expect("save");
     repo.save(&ns("acme"), &before, at()).await.expect("save");
-    let update = sample_user(
-        "a-2",
-        Some("new@example.com"),
-        &["5", "1"],
-        &[("jobTitle", "Lead")],
-    );
-    let err = repo
-        .save(&ns("acme"), &update, at())
-        .await
-        .expect_err("identity 1 is a-1's");
+    let update = sample_user("a-2", Some("new@example.com"), &["5", "1"], &[("jobTitle", "Lead")]);
+    let err = repo.save(&ns("acme"), &update, at()).await.expect_err("identity 1 is a-1's");
     assert!(matches!(err, RepositoryError::Conflict), "got {err:?}");
-    assert_eq!(
-        repo.find(&ns("acme"), &id("a-2")).await.expect("find"),
-        Some(before),
-        "a-2 is untouched"
-    );
+    assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find"), Some(before), "a-2 is untouched");
     // a-2 still holds its email: nobody else can take it
-    let err = repo
-        .save(
-            &ns("acme"),
-            &sample_user("a-3", Some("two@example.com"), &["3"], &[]),
-            at(),
-        )
-        .await;
+    let err = repo.save(&ns("acme"), &sample_user("a-3", Some("two@example.com"), &["3"], &[]), at()).await;
     assert!(matches!(err, Err(RepositoryError::Conflict)), "got {err:?}");
 }
 
 pub async fn released_values_can_be_taken(repo: Arc<dyn UserRepository>) {
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-1", Some("x@example.com"), &["1"], &[]),
-        at(),
-    )
-    .await
-    .expect("save");
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-1", Some("y@example.com"), &["2"], &[]),
-        at(),
-    )
-    .await
-    .expect("move on");
-    repo.save(
-        &ns("acme"),
-        &sample_user("a-2", Some("x@example.com"), &["1"], &[]),
-        at(),
-    )
-    .await
-    .expect("take the old ones");
+    repo.save(&ns("acme"), &sample_user("a-1", Some("x@example.com"), &["1"], &[]), at()).await.expect("save");
+    repo.save(&ns("acme"), &sample_user("a-1", Some("y@example.com"), &["2"], &[]), at()).await.expect("move on");
+    repo.save(&ns("acme"), &sample_user("a-2", Some("x@example.com"), &["1"], &[]), at())
+        .await
+        .expect("take the old ones");
     let ctx = repo
         .upsert_context(
             &ns("acme"),
@@ -349,11 +215,7 @@ pub async fn context_tells_what_planning_needs(repo: Arc<dyn UserRepository>) {
         "boss-1",
         Some("boss@example.com"),
         &["100"],
-        &[
-            ("firstName", "Bob"),
-            ("lastName", "Boss"),
-            ("supervisorId", "ceo"),
-        ],
+        &[("firstName", "Bob"), ("lastName", "Boss"), ("supervisorId", "ceo")],
     );
     let me = sample_user("a-1", Some("me@example.com"), &["1", "2"], &[]);
     repo.save(&ns("acme"), &boss, at()).await.expect("save");
@@ -364,46 +226,24 @@ pub async fn context_tells_what_planning_needs(repo: Arc<dyn UserRepository>) {
         email: Some("boss@example.com".into()),
         identities: vec![identity("1"), identity("100"), identity("999")],
     };
-    let ctx = repo
-        .upsert_context(&ns("acme"), &query)
-        .await
-        .expect("context");
+    let ctx = repo.upsert_context(&ns("acme"), &query).await.expect("context");
     assert_eq!(ctx.existing, Some(me));
     assert_eq!(ctx.references.len(), 1);
     assert_eq!(ctx.references[0].user_id, id("boss-1"));
-    assert_eq!(
-        (
-            ctx.references[0].first_name.as_str(),
-            ctx.references[0].last_name.as_str()
-        ),
-        ("Bob", "Boss")
-    );
+    assert_eq!((ctx.references[0].first_name.as_str(), ctx.references[0].last_name.as_str()), ("Bob", "Boss"));
     assert_eq!(ctx.email_owner, Some(id("boss-1")));
     let owners: HashSet<_> = ctx.identity_owners.into_iter().collect();
-    assert_eq!(
-        owners,
-        HashSet::from([(identity("1"), id("a-1")), (identity("100"), id("boss-1"))])
-    );
-    let empty = repo
-        .upsert_context(&ns("globex"), &query)
-        .await
-        .expect("context");
+    assert_eq!(owners, HashSet::from([(identity("1"), id("a-1")), (identity("100"), id("boss-1"))]));
+    let empty = repo.upsert_context(&ns("globex"), &query).await.expect("context");
     assert_eq!(empty, UpsertContext::default());
 }
 
-pub async fn concurrent_saves_of_one_user_all_succeed_and_one_wins_whole(
-    repo: Arc<dyn UserRepository>,
-) {
+pub async fn concurrent_saves_of_one_user_all_succeed_and_one_wins_whole(repo: Arc<dyn UserRepository>) {
     let versions: Vec<User> = (0..12)
         .map(|i| {
             let agents: Vec<String> = (0..=i % 4).map(|k| format!("{i}-{k}")).collect();
             let agents: Vec<&str> = agents.iter().map(String::as_str).collect();
-            sample_user(
-                "a-1",
-                Some(&format!("v{i}@example.com")),
-                &agents,
-                &[("jobTitle", &format!("Title {i}"))],
-            )
+            sample_user("a-1", Some(&format!("v{i}@example.com")), &agents, &[("jobTitle", &format!("Title {i}"))])
         })
         .collect();
     let tasks: Vec<_> = versions
@@ -415,31 +255,17 @@ pub async fn concurrent_saves_of_one_user_all_succeed_and_one_wins_whole(
         })
         .collect();
     for t in tasks {
-        t.await
-            .expect("task")
-            .expect("every save of one user succeeds");
+        t.await.expect("task").expect("every save of one user succeeds");
     }
-    let stored = repo
-        .find(&ns("acme"), &id("a-1"))
-        .await
-        .expect("find")
-        .expect("stored");
-    assert!(
-        versions.contains(&stored),
-        "the stored user is one written version, whole: {stored:?}"
-    );
+    let stored = repo.find(&ns("acme"), &id("a-1")).await.expect("find").expect("stored");
+    assert!(versions.contains(&stored), "the stored user is one written version, whole: {stored:?}");
 }
 
 pub async fn concurrent_claims_of_one_email_have_one_winner(repo: Arc<dyn UserRepository>) {
     let tasks: Vec<_> = (0..12)
         .map(|i| {
             let repo = repo.clone();
-            let u = sample_user(
-                &format!("u-{i}"),
-                Some("shared@example.com"),
-                &[&format!("{i}")],
-                &[],
-            );
+            let u = sample_user(&format!("u-{i}"), Some("shared@example.com"), &[&format!("{i}")], &[]);
             tokio::spawn(async move { repo.save(&ns("acme"), &u, at()).await })
         })
         .collect();
@@ -454,12 +280,7 @@ pub async fn concurrent_claims_of_one_email_have_one_winner(repo: Arc<dyn UserRe
     assert_eq!(wins, 1);
     let mut stored = 0;
     for i in 0..12 {
-        if repo
-            .find(&ns("acme"), &id(&format!("u-{i}")))
-            .await
-            .expect("find")
-            .is_some()
-        {
+        if repo.find(&ns("acme"), &id(&format!("u-{i}"))).await.expect("find").is_some() {
             stored += 1;
         }
     }

@@ -8,12 +8,10 @@ pub fn parse_flag(name: &str, raw: Option<&str>, default: bool) -> Result<bool, 
         None => Ok(default),
         Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
         Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-        Some(v) => Err(Issue::new(
-            name,
-            IssueCode::InvalidValue,
-            format!("query parameter {name} must be true or false"),
-        )
-        .with_value(RawValue::String(v.to_owned()))),
+        Some(v) => {
+            Err(Issue::new(name, IssueCode::InvalidValue, format!("query parameter {name} must be true or false"))
+                .with_value(RawValue::String(v.to_owned())))
+        }
     }
 }
 

@@ -28,15 +28,8 @@ impl GetUser {
     /// The stored user. A `userId` that could never be stored is simply not found.
     pub async fn execute(&self, namespace: &str, user_id: &str) -> Result<User, GetUserError> {
         let ns = Namespace::parse(namespace).map_err(GetUserError::InvalidNamespace)?;
-        let not_found = || GetUserError::NotFound {
-            namespace: namespace.to_owned(),
-            user_id: user_id.to_owned(),
-        };
+        let not_found = || GetUserError::NotFound { namespace: namespace.to_owned(), user_id: user_id.to_owned() };
         let id = UserId::parse(user_id).map_err(|_| not_found())?;
-        self.repository
-            .find(&ns, &id)
-            .await
-            .map_err(GetUserError::Unavailable)?
-            .ok_or_else(not_found)
+        self.repository.find(&ns, &id).await.map_err(GetUserError::Unavailable)?.ok_or_else(not_found)
     }
 }

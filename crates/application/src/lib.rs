@@ -20,8 +20,8 @@ pub use flags::parse_flag;
 pub use get_user::{GetUser, GetUserError};
 pub use plan::{Plan, plan_upsert};
 pub use ports::{
-    Clock, FixedClock, IdGenerator, RepositoryError, SystemClock, UpsertContext,
-    UpsertContextQuery, UserRef, UserRepository,
+    Clock, FixedClock, IdGenerator, RepositoryError, SystemClock, UpsertContext, UpsertContextQuery, UserRef,
+    UserRepository,
 };
 pub use readiness::CheckReadiness;
 pub use report::{Action, Report, ReportKind, ReportStatus, Summary, UserOutcome};

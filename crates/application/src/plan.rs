@@ -21,21 +21,13 @@ impl Plan {
     /// What to ask the store before planning `draft`.
     pub fn context_query(draft: &UserDraft) -> UpsertContextQuery {
         let p = &draft.profile;
-        let mut references: Vec<_> = [&p.supervisor_id, &p.coach_id]
-            .into_iter()
-            .flatten()
-            .cloned()
-            .collect();
+        let mut references: Vec<_> = [&p.supervisor_id, &p.coach_id].into_iter().flatten().cloned().collect();
         references.dedup();
         UpsertContextQuery {
             user_id: draft.user_id.clone(),
             references,
             email: p.email.as_ref().map(|e| e.normalized()),
-            identities: p
-                .telephony_configurations
-                .iter()
-                .map(|t| t.identity())
-                .collect(),
+            identities: p.telephony_configurations.iter().map(|t| t.identity()).collect(),
         }
     }
 }
@@ -58,16 +50,11 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
 
-    let activation_date = draft
-        .activation_date
-        .or(existing.map(|e| e.activation_date))
-        .unwrap_or(today);
+    let activation_date = draft.activation_date.or(existing.map(|e| e.activation_date)).unwrap_or(today);
     let deactivation_date = match draft.profile.status {
         Status::Active => None,
         Status::Inactive => {
-            let stored = existing
-                .filter(|e| e.profile.status == Status::Inactive)
-                .and_then(|e| e.deactivation_date);
+            let stored = existing.filter(|e| e.profile.status == Status::Inactive).and_then(|e| e.deactivation_date);
             let resolved = draft.deactivation_date.or(stored).unwrap_or(today);
             if resolved < activation_date {
                 let how = match (draft.deactivation_date, draft.activation_date) {
@@ -98,10 +85,7 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
             Issue::new(
                 "email",
                 IssueCode::Conflict,
-                format!(
-                    "email {email} is already used by user '{owner}'",
-                    email = email.as_str()
-                ),
+                format!("email {email} is already used by user '{owner}'", email = email.as_str()),
             )
             .with_value(RawValue::String(email.as_str().to_owned())),
         );
@@ -115,10 +99,7 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
                 Issue::new(
                     format!("telephonyConfigurations[{i}].agentId"),
                     IssueCode::Conflict,
-                    format!(
-                        "agentId {} on platform {} already belongs to user '{owner}'",
-                        t.agent_id, t.platform
-                    ),
+                    format!("agentId {} on platform {} already belongs to user '{owner}'", t.agent_id, t.platform),
                 )
                 .with_value(RawValue::String(t.agent_id.as_str().to_owned())),
             );
@@ -148,9 +129,7 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
                 Issue::new(
                     "supervisorName",
                     IssueCode::NameMismatch,
-                    format!(
-                        "supervisorName '{name}' differs from the supervisor's name '{expected}'"
-                    ),
+                    format!("supervisorName '{name}' differs from the supervisor's name '{expected}'"),
                 )
                 .with_value(RawValue::String(name.as_str().to_owned())),
             );
@@ -158,38 +137,17 @@ pub fn plan_upsert(draft: UserDraft, ctx: &UpsertContext, today: NaiveDate) -> P
     }
 
     if !errors.is_empty() {
-        return Plan {
-            user: None,
-            action: Action::None,
-            changed_fields: Vec::new(),
-            errors,
-            warnings,
-        };
+        return Plan { user: None, action: Action::None, changed_fields: Vec::new(), errors, warnings };
     }
-    let user = User {
-        user_id: draft.user_id,
-        profile: draft.profile,
-        activation_date,
-        deactivation_date,
-    };
+    let user = User { user_id: draft.user_id, profile: draft.profile, activation_date, deactivation_date };
     let (action, changed_fields) = match existing {
         None => (Action::Create, Vec::new()),
         Some(before) => {
             let changed = user.changed_fields(before);
-            if changed.is_empty() {
-                (Action::Unchanged, changed)
-            } else {
-                (Action::Update, changed)
-            }
+            if changed.is_empty() { (Action::Unchanged, changed) } else { (Action::Update, changed) }
         }
     };
-    Plan {
-        user: Some(user),
-        action,
-        changed_fields,
-        errors,
-        warnings,
-    }
+    Plan { user: Some(user), action, changed_fields, errors, warnings }
 }
 
 #[cfg(test)]
@@ -213,10 +171,7 @@ mod tests {
             ("organization".into(), s("Acme")),
             ("contactCenter".into(), s("North")),
             ("site".into(), s("Oslo")),
-            (
-                "roles".into(),
-                RawValue::Array(vec![s("Agent"), s("Trainer")]),
-            ),
+            ("roles".into(), RawValue::Array(vec![s("Agent"), s("Trainer")])),
             (
                 "telephonyConfigurations".into(),
                 RawValue::Array(vec![RawValue::Object(vec![
@@ -233,9 +188,7 @@ mod tests {
     }
 
     fn stored(extra: &[(&str, &str)]) -> User {
-        plan_upsert(draft(extra), &UpsertContext::default(), today())
-            .user
-            .unwrap()
+        plan_upsert(draft(extra), &UpsertContext::default(), today()).user.unwrap()
     }
 
     fn date(s: &str) -> CalendarDate {
@@ -253,10 +206,7 @@ mod tests {
 
     #[test]
     fn an_existing_user_keeps_its_activation_date_and_reports_changes() {
-        let ctx = UpsertContext {
-            existing: Some(stored(&[("activationDate", "2020-01-01")])),
-            ..Default::default()
-        };
+        let ctx = UpsertContext { existing: Some(stored(&[("activationDate", "2020-01-01")])), ..Default::default() };
         let p = plan_upsert(draft(&[("jobTitle", "Lead")]), &ctx, today());
         assert_eq!(p.action, Action::Update);
         assert_eq!(p.changed_fields, vec!["jobTitle"]);
@@ -265,10 +215,7 @@ mod tests {
 
     #[test]
     fn same_user_is_unchanged_even_with_lists_reordered() {
-        let ctx = UpsertContext {
-            existing: Some(stored(&[])),
-            ..Default::default()
-        };
+        let ctx = UpsertContext { existing: Some(stored(&[])), ..Default::default() };
         let mut d = draft(&[]);
         d.profile.roles.reverse();
         let p = plan_upsert(d, &ctx, today());
@@ -286,35 +233,19 @@ mod tests {
         );
         assert_eq!(p.user.unwrap().deactivation_date, Some(date("2026-12-04")));
         // already inactive: keeps the stored date
-        let before = stored(&[
-            ("status", "Inactive"),
-            ("activationDate", "2020-01-01"),
-            ("deactivationDate", "2021-05-05"),
-        ]);
-        let ctx = UpsertContext {
-            existing: Some(before),
-            ..Default::default()
-        };
+        let before =
+            stored(&[("status", "Inactive"), ("activationDate", "2020-01-01"), ("deactivationDate", "2021-05-05")]);
+        let ctx = UpsertContext { existing: Some(before), ..Default::default() };
         let p = plan_upsert(draft(&[("status", "Inactive")]), &ctx, today());
         assert_eq!(p.action, Action::Unchanged);
-        assert_eq!(
-            p.user.as_ref().unwrap().deactivation_date,
-            Some(date("2021-05-05"))
-        );
+        assert_eq!(p.user.as_ref().unwrap().deactivation_date, Some(date("2021-05-05")));
         // reactivation clears it
         let p = plan_upsert(draft(&[]), &ctx, today());
         assert_eq!(p.user.unwrap().deactivation_date, None);
         assert_eq!(p.changed_fields, vec!["status", "deactivationDate"]);
         // before the stored activation date
-        let ctx = UpsertContext {
-            existing: Some(stored(&[("activationDate", "2026-06-01")])),
-            ..Default::default()
-        };
-        let p = plan_upsert(
-            draft(&[("status", "Inactive"), ("deactivationDate", "2026-01-01")]),
-            &ctx,
-            today(),
-        );
+        let ctx = UpsertContext { existing: Some(stored(&[("activationDate", "2026-06-01")])), ..Default::default() };
+        let p = plan_upsert(draft(&[("status", "Inactive"), ("deactivationDate", "2026-01-01")]), &ctx, today());
         assert_eq!(p.action, Action::None);
         assert_eq!(p.errors[0].code, IssueCode::DateOrder);
     }
@@ -340,20 +271,13 @@ mod tests {
     #[test]
     fn own_email_is_no_conflict() {
         let d = draft(&[("email", "ann@example.com")]);
-        let ctx = UpsertContext {
-            email_owner: Some(UserId::parse("u1").unwrap()),
-            ..Default::default()
-        };
+        let ctx = UpsertContext { email_owner: Some(UserId::parse("u1").unwrap()), ..Default::default() };
         assert_eq!(plan_upsert(d, &ctx, today()).action, Action::Create);
     }
 
     #[test]
     fn references_warn() {
-        let d = draft(&[
-            ("supervisorId", "boss"),
-            ("coachId", "ghost"),
-            ("supervisorName", "Bob Smyth"),
-        ]);
+        let d = draft(&[("supervisorId", "boss"), ("coachId", "ghost"), ("supervisorName", "Bob Smyth")]);
         let ctx = UpsertContext {
             references: vec![UserRef {
                 user_id: UserId::parse("boss").unwrap(),
@@ -364,17 +288,7 @@ mod tests {
         };
         let p = plan_upsert(d, &ctx, today());
         assert_eq!(p.action, Action::Create);
-        let codes: Vec<_> = p
-            .warnings
-            .iter()
-            .map(|w| (w.field.as_str(), w.code))
-            .collect();
-        assert_eq!(
-            codes,
-            vec![
-                ("coachId", IssueCode::UnknownReference),
-                ("supervisorName", IssueCode::NameMismatch)
-            ]
-        );
+        let codes: Vec<_> = p.warnings.iter().map(|w| (w.field.as_str(), w.code)).collect();
+        assert_eq!(codes, vec![("coachId", IssueCode::UnknownReference), ("supervisorName", IssueCode::NameMismatch)]);
     }
 }

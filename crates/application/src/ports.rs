@@ -74,11 +74,7 @@ pub struct UpsertContext {
 #[async_trait]
 pub trait UserRepository: Send + Sync + 'static {
     /// The stored user, `None` if the namespace has no such user.
-    async fn find(
-        &self,
-        namespace: &Namespace,
-        user_id: &UserId,
-    ) -> Result<Option<User>, RepositoryError>;
+    async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError>;
 
     /// Everything planning an upsert needs, read in as few round trips as the
     /// store allows.
@@ -90,12 +86,7 @@ pub trait UserRepository: Send + Sync + 'static {
 
     /// Stores `user` whole, replacing the stored version; `at` is recorded
     /// as the time of the write.
-    async fn save(
-        &self,
-        namespace: &Namespace,
-        user: &User,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError>;
+    async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError>;
 
     /// `Ok` when the store answers.
     async fn ping(&self) -> Result<(), RepositoryError>;

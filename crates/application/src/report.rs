@@ -86,10 +86,7 @@ pub struct Report {
 impl Report {
     /// Recomputes `summary` (but `received`) and `status` from the outcomes.
     pub(crate) fn finish(&mut self, completed_at: DateTime<Utc>) {
-        let mut s = Summary {
-            received: self.summary.received,
-            ..Summary::default()
-        };
+        let mut s = Summary { received: self.summary.received, ..Summary::default() };
         for u in &self.users {
             s.processed += 1;
             if u.errors.is_empty() {
@@ -108,11 +105,8 @@ impl Report {
             }
         }
         self.summary = s;
-        self.status = if self.errors.is_empty() && s.invalid == 0 {
-            ReportStatus::Completed
-        } else {
-            ReportStatus::Failed
-        };
+        self.status =
+            if self.errors.is_empty() && s.invalid == 0 { ReportStatus::Completed } else { ReportStatus::Failed };
         self.completed_at = Some(completed_at);
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use roster_domain::{Issue, IssueCode, Namespace, RawValue, UserDraft, parse_user};
 
 use crate::{
-    Action, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
-    UserOutcome, UserRepository, parse_flag, plan_upsert,
+    Action, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary, UserOutcome,
+    UserRepository, parse_flag, plan_upsert,
 };
 
 /// The body of an upsert request, as the driving adapter could read it.
@@ -46,16 +46,8 @@ pub struct UpsertUser {
 }
 
 impl UpsertUser {
-    pub fn new(
-        repository: Arc<dyn UserRepository>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-    ) -> Self {
-        UpsertUser {
-            repository,
-            clock,
-            ids,
-        }
+    pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
+        UpsertUser { repository, clock, ids }
     }
 
     /// Validates, plans and — when committing — writes one user, and says
@@ -91,9 +83,7 @@ impl UpsertUser {
         report.errors.extend(force_commit.err());
         let raw = match request.body {
             Body::Malformed(message) => {
-                report
-                    .errors
-                    .push(Issue::new("", IssueCode::MalformedJson, message));
+                report.errors.push(Issue::new("", IssueCode::MalformedJson, message));
                 None
             }
             Body::Document(raw @ RawValue::Object(_)) => Some(raw),
@@ -101,10 +91,7 @@ impl UpsertUser {
                 report.errors.push(Issue::new(
                     "",
                     IssueCode::MalformedJson,
-                    format!(
-                        "the body must be a JSON object holding one user, got {}",
-                        other.kind()
-                    ),
+                    format!("the body must be a JSON object holding one user, got {}", other.kind()),
                 ));
                 None
             }
@@ -115,9 +102,7 @@ impl UpsertUser {
         };
 
         report.summary.received = 1;
-        let outcome = self
-            .upsert(&namespace, &raw, report.commit, report.force_commit)
-            .await?;
+        let outcome = self.upsert(&namespace, &raw, report.commit, report.force_commit).await?;
         report.users.push(outcome);
         report.finish(self.clock.now());
         Ok(report)
@@ -140,8 +125,7 @@ impl UpsertUser {
             errors: Vec::new(),
             warnings: Vec::new(),
         };
-        let (parse_errors, parse_warnings): (Vec<_>, Vec<_>) =
-            parsed.issues.into_iter().partition(Issue::is_error);
+        let (parse_errors, parse_warnings): (Vec<_>, Vec<_>) = parsed.issues.into_iter().partition(Issue::is_error);
         outcome.errors = parse_errors;
         outcome.warnings = parse_warnings;
         let Some(draft) = parsed.draft else {
@@ -153,16 +137,10 @@ impl UpsertUser {
         let sent_dates = (draft.activation_date, draft.deactivation_date);
         let mut draft = draft;
         for attempt in 1..=SAVE_ATTEMPTS {
-            let context = self
-                .repository
-                .upsert_context(namespace, &query)
-                .await
-                .map_err(UpsertError::Unavailable)?;
+            let context = self.repository.upsert_context(namespace, &query).await.map_err(UpsertError::Unavailable)?;
             let now = self.clock.now();
             let plan = plan_upsert(draft, &context, now.date_naive());
-            let write = commit
-                && plan.errors.is_empty()
-                && (plan.action != Action::Unchanged || force_commit);
+            let write = commit && plan.errors.is_empty() && (plan.action != Action::Unchanged || force_commit);
             let persisted = match (plan.user, write) {
                 (Some(user), true) => match self.repository.save(namespace, &user, now).await {
                     Ok(()) => true,

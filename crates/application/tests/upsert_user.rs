@@ -20,13 +20,8 @@ impl IdGenerator for Seq {
 
 fn use_case() -> (UpsertUser, Arc<InMemoryUserRepository>) {
     let repo = Arc::new(InMemoryUserRepository::default());
-    let clock = Arc::new(FixedClock(
-        Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap(),
-    ));
-    (
-        UpsertUser::new(repo.clone(), clock, Arc::new(Seq(AtomicU64::new(1)))),
-        repo,
-    )
+    let clock = Arc::new(FixedClock(Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).unwrap()));
+    (UpsertUser::new(repo.clone(), clock, Arc::new(Seq(AtomicU64::new(1)))), repo)
 }
 
 fn user(id: &str, extra: &[(&str, &str)]) -> RawValue {
@@ -71,36 +66,21 @@ async fn dry_run_then_commit_then_unchanged() {
     let ns = Namespace::parse("acme").unwrap();
     let id = roster_domain::UserId::parse("u1").unwrap();
 
-    let r = uc
-        .execute(request(user("u1", &[]), Some("false")))
-        .await
-        .unwrap();
-    assert_eq!(
-        (r.status, r.users[0].action, r.users[0].persisted),
-        (ReportStatus::Completed, Action::Create, false)
-    );
+    let r = uc.execute(request(user("u1", &[]), Some("false"))).await.unwrap();
+    assert_eq!((r.status, r.users[0].action, r.users[0].persisted), (ReportStatus::Completed, Action::Create, false));
     assert!(repo.find(&ns, &id).await.unwrap().is_none());
 
     let r = uc.execute(request(user("u1", &[]), None)).await.unwrap();
-    assert_eq!(
-        (r.users[0].action, r.users[0].persisted, r.summary.persisted),
-        (Action::Create, true, 1)
-    );
+    assert_eq!((r.users[0].action, r.users[0].persisted, r.summary.persisted), (Action::Create, true, 1));
     assert!(repo.find(&ns, &id).await.unwrap().is_some());
 
     let r = uc.execute(request(user("u1", &[]), None)).await.unwrap();
-    assert_eq!(
-        (r.users[0].action, r.users[0].persisted),
-        (Action::Unchanged, false)
-    );
+    assert_eq!((r.users[0].action, r.users[0].persisted), (Action::Unchanged, false));
 
     let mut forced = request(user("u1", &[]), None);
     forced.force_commit = Some("true".into());
     let r = uc.execute(forced).await.unwrap();
-    assert_eq!(
-        (r.users[0].action, r.users[0].persisted),
-        (Action::Unchanged, true)
-    );
+    assert_eq!((r.users[0].action, r.users[0].persisted), (Action::Unchanged, true));
 }
 
 #[tokio::test]
@@ -119,21 +99,11 @@ async fn request_level_errors_stop_everything() {
 #[tokio::test]
 async fn conflicts_are_reported_and_nothing_is_written() {
     let (uc, repo) = use_case();
-    uc.execute(request(user("u1", &[("email", "ann@example.com")]), None))
-        .await
-        .unwrap();
-    let r = uc
-        .execute(request(user("u2", &[("email", "ANN@example.com")]), None))
-        .await
-        .unwrap();
+    uc.execute(request(user("u1", &[("email", "ann@example.com")]), None)).await.unwrap();
+    let r = uc.execute(request(user("u2", &[("email", "ANN@example.com")]), None)).await.unwrap();
     assert_eq!(r.status, ReportStatus::Failed);
     assert_eq!(r.users[0].errors[0].code, IssueCode::Conflict);
     assert!(r.users[0].errors[0].message.contains("'u1'"));
     let ns = Namespace::parse("acme").unwrap();
-    assert!(
-        repo.find(&ns, &roster_domain::UserId::parse("u2").unwrap())
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(repo.find(&ns, &roster_domain::UserId::parse("u2").unwrap()).await.unwrap().is_none());
 }

@@ -72,9 +72,7 @@ impl IssueCode {
     /// Warnings are reported but never stop a write; everything else does.
     pub fn severity(self) -> Severity {
         match self {
-            IssueCode::UnknownField | IssueCode::UnknownReference | IssueCode::NameMismatch => {
-                Severity::Warning
-            }
+            IssueCode::UnknownField | IssueCode::UnknownReference | IssueCode::NameMismatch => Severity::Warning,
             IssueCode::Required
             | IssueCode::Blank
             | IssueCode::TooLong
@@ -94,18 +92,12 @@ impl IssueCode {
     /// One line on what the code means, for the API documentation.
     pub fn description(self) -> &'static str {
         match self {
-            IssueCode::Required => {
-                "a required field is absent or null (or a required list is empty)"
-            }
+            IssueCode::Required => "a required field is absent or null (or a required list is empty)",
             IssueCode::Blank => "a required string is empty after trimming",
             IssueCode::TooLong => "a string is longer than its limit",
             IssueCode::TooMany => "a list has more items than its limit",
-            IssueCode::InvalidType => {
-                "the value has the wrong JSON type, e.g. a number where a string belongs"
-            }
-            IssueCode::InvalidValue => {
-                "the value is not one of the allowed values, or not allowed here"
-            }
+            IssueCode::InvalidType => "the value has the wrong JSON type, e.g. a number where a string belongs",
+            IssueCode::InvalidValue => "the value is not one of the allowed values, or not allowed here",
             IssueCode::InvalidFormat => "the value does not have the required format",
             IssueCode::InvalidDate => "a yyyy-mm-dd value that is not a calendar date",
             IssueCode::DateOrder => "deactivationDate is before activationDate",
@@ -115,9 +107,7 @@ impl IssueCode {
             IssueCode::MalformedJson => "the body is not JSON, or not a JSON object",
             IssueCode::UnknownField => "a field roster does not know (a typo?); it is ignored",
             IssueCode::UnknownReference => "coachId or supervisorId names no user in the namespace",
-            IssueCode::NameMismatch => {
-                "supervisorName differs from the supervisor's firstName lastName"
-            }
+            IssueCode::NameMismatch => "supervisorName differs from the supervisor's firstName lastName",
         }
     }
 }
@@ -140,12 +130,7 @@ pub struct Issue {
 
 impl Issue {
     pub fn new(field: impl Into<String>, code: IssueCode, message: impl Into<String>) -> Self {
-        Issue {
-            field: field.into(),
-            code,
-            message: message.into(),
-            value: None,
-        }
+        Issue { field: field.into(), code, message: message.into(), value: None }
     }
 
     pub fn with_value(mut self, value: RawValue) -> Self {

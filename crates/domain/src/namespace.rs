@@ -3,8 +3,7 @@
 pub struct Namespace(String);
 
 impl Namespace {
-    pub const RULE: &'static str =
-        "1-64 characters: letters, digits, '_' and '-', starting with a letter or digit";
+    pub const RULE: &'static str = "1-64 characters: letters, digits, '_' and '-', starting with a letter or digit";
 
     pub fn parse(s: &str) -> Result<Namespace, String> {
         let mut chars = s.chars();
@@ -13,11 +12,7 @@ impl Namespace {
         if first_ok && rest_ok && s.len() <= 64 {
             Ok(Namespace(s.to_owned()))
         } else {
-            Err(format!(
-                "namespace '{}' is invalid: {}",
-                s.escape_debug(),
-                Self::RULE
-            ))
+            Err(format!("namespace '{}' is invalid: {}", s.escape_debug(), Self::RULE))
         }
     }
 

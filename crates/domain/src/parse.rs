@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use crate::values::{MAX_ITEMS, MAX_TELEPHONY};
 use crate::{
-    CalendarDate, Email, Extension, FIELD_NAMES, Issue, IssueCode, Pilot, RawValue, Status,
-    TelephonyConfiguration, Text, UserDraft, UserId, UserProfile, ValueError, WorkFromHome,
+    CalendarDate, Email, Extension, FIELD_NAMES, Issue, IssueCode, Pilot, RawValue, Status, TelephonyConfiguration,
+    Text, UserDraft, UserId, UserProfile, ValueError, WorkFromHome,
 };
 
 /// What [`parse_user`] made of a raw document.
@@ -41,15 +41,9 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
             )],
         };
     };
-    let mut r = Reader {
-        fields: entries,
-        issues: Vec::new(),
-    };
+    let mut r = Reader { fields: entries, issues: Vec::new() };
 
-    let user_id_raw = r
-        .get("userId")
-        .and_then(RawValue::as_str)
-        .map(str::to_owned);
+    let user_id_raw = r.get("userId").and_then(RawValue::as_str).map(str::to_owned);
     let user_id = r.field("userId", true, UserId::parse);
     let salutation = r.field("salutation", false, Text::parse);
     let first_name = r.field("firstName", true, Text::parse);
@@ -77,12 +71,8 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
         for (name, reference) in [("coachId", &coach_id), ("supervisorId", &supervisor_id)] {
             if reference.as_ref() == Some(id) {
                 r.issues.push(
-                    Issue::new(
-                        name,
-                        IssueCode::SelfReference,
-                        format!("{name} must not be the user's own userId"),
-                    )
-                    .with_value(RawValue::from(id.as_str())),
+                    Issue::new(name, IssueCode::SelfReference, format!("{name} must not be the user's own userId"))
+                        .with_value(RawValue::from(id.as_str())),
                 );
             }
         }
@@ -148,11 +138,7 @@ pub fn parse_user(raw: &RawValue) -> ParsedUser {
             })
         })()
     };
-    ParsedUser {
-        user_id: user_id_raw,
-        draft,
-        issues: r.issues,
-    }
+    ParsedUser { user_id: user_id_raw, draft, issues: r.issues }
 }
 
 fn unknown_field(path: &str, key: &str, known: &[&str]) -> Issue {
@@ -161,11 +147,7 @@ fn unknown_field(path: &str, key: &str, known: &[&str]) -> Issue {
         .find(|k| k.eq_ignore_ascii_case(key))
         .map(|k| format!("; did you mean '{k}'?"))
         .unwrap_or_default();
-    Issue::new(
-        path,
-        IssueCode::UnknownField,
-        format!("unknown field '{key}' is ignored{hint}"),
-    )
+    Issue::new(path, IssueCode::UnknownField, format!("unknown field '{key}' is ignored{hint}"))
 }
 
 struct Reader<'a> {
@@ -178,30 +160,16 @@ impl<'a> Reader<'a> {
     /// The value of a field, `None` when absent or null.
     fn get(&self, name: &str) -> Option<&'a RawValue> {
         // the last of repeated keys wins, as in JSON parsers
-        self.fields
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
-            .filter(|v| !matches!(v, RawValue::Null))
+        self.fields.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v).filter(|v| !matches!(v, RawValue::Null))
     }
 
     /// A string field parsed by `parse`. An optional field that is absent,
     /// null or blank is `None` without an issue.
-    fn field<T>(
-        &mut self,
-        name: &str,
-        required: bool,
-        parse: fn(&str) -> Result<T, ValueError>,
-    ) -> Option<T> {
+    fn field<T>(&mut self, name: &str, required: bool, parse: fn(&str) -> Result<T, ValueError>) -> Option<T> {
         match self.get(name) {
             None => {
                 if required {
-                    self.issues.push(Issue::new(
-                        name,
-                        IssueCode::Required,
-                        format!("{name} is required"),
-                    ));
+                    self.issues.push(Issue::new(name, IssueCode::Required, format!("{name} is required")));
                 }
                 None
             }
@@ -255,31 +223,20 @@ impl<'a> Reader<'a> {
         };
         let RawValue::Array(items) = value else {
             self.issues.push(
-                Issue::new(
-                    name,
-                    IssueCode::InvalidType,
-                    format!("{name} must be an array, got {}", value.kind()),
-                )
-                .with_value(value.clone()),
+                Issue::new(name, IssueCode::InvalidType, format!("{name} must be an array, got {}", value.kind()))
+                    .with_value(value.clone()),
             );
             return None;
         };
         if required && items.is_empty() {
-            self.issues.push(Issue::new(
-                name,
-                IssueCode::Required,
-                format!("{name} must hold at least one item"),
-            ));
+            self.issues.push(Issue::new(name, IssueCode::Required, format!("{name} must hold at least one item")));
             return None;
         }
         if items.len() > max {
             self.issues.push(Issue::new(
                 name,
                 IssueCode::TooMany,
-                format!(
-                    "{name} holds {} items; at most {max} are allowed",
-                    items.len()
-                ),
+                format!("{name} holds {} items; at most {max} are allowed", items.len()),
             ));
             return None;
         }
@@ -298,38 +255,25 @@ impl<'a> Reader<'a> {
             let RawValue::Object(entries) = item else {
                 let path = path();
                 self.issues.push(
-                    Issue::new(
-                        &path,
-                        IssueCode::InvalidType,
-                        format!("{path} must be an object, got {}", item.kind()),
-                    )
-                    .with_value(item.clone()),
+                    Issue::new(&path, IssueCode::InvalidType, format!("{path} must be an object, got {}", item.kind()))
+                        .with_value(item.clone()),
                 );
                 ok = false;
                 continue;
             };
-            let mut inner = Reader {
-                fields: entries,
-                issues: Vec::new(),
-            };
+            let mut inner = Reader { fields: entries, issues: Vec::new() };
             let platform = inner.field_at(&path, "platform", true, Text::parse);
             let agent_id = inner.field_at(&path, "agentId", true, Text::parse);
             let extension = inner.field_at(&path, "extension", false, Extension::parse);
             for (key, _) in entries {
                 if !KNOWN.contains(&key.as_str()) {
-                    inner
-                        .issues
-                        .push(unknown_field(&format!("{}.{key}", path()), key, &KNOWN));
+                    inner.issues.push(unknown_field(&format!("{}.{key}", path()), key, &KNOWN));
                 }
             }
             self.issues.append(&mut inner.issues);
             match (platform, agent_id) {
                 (Some(platform), Some(agent_id)) => {
-                    let config = TelephonyConfiguration {
-                        platform,
-                        agent_id,
-                        extension,
-                    };
+                    let config = TelephonyConfiguration { platform, agent_id, extension };
                     if let Some(j) = seen.insert(config.identity(), i) {
                         let path = path();
                         self.issues.push(
@@ -363,11 +307,7 @@ impl<'a> Reader<'a> {
             None => {
                 if required {
                     let path = path();
-                    self.issues.push(Issue::new(
-                        &path,
-                        IssueCode::Required,
-                        format!("{path} is required"),
-                    ));
+                    self.issues.push(Issue::new(&path, IssueCode::Required, format!("{path} is required")));
                 }
                 None
             }
@@ -388,12 +328,8 @@ fn string_value<T>(
     let RawValue::String(s) = value else {
         let path = path();
         issues.push(
-            Issue::new(
-                &path,
-                IssueCode::InvalidType,
-                format!("{path} must be a string, got {}", value.kind()),
-            )
-            .with_value(value.clone()),
+            Issue::new(&path, IssueCode::InvalidType, format!("{path} must be a string, got {}", value.kind()))
+                .with_value(value.clone()),
         );
         return None;
     };
@@ -404,10 +340,7 @@ fn string_value<T>(
         Ok(v) => Some(v),
         Err(e) => {
             let path = path();
-            issues.push(
-                Issue::new(&path, e.code, format!("{path} {}", e.message))
-                    .with_value(value.clone()),
-            );
+            issues.push(Issue::new(&path, e.code, format!("{path} {}", e.message)).with_value(value.clone()));
             None
         }
     }
@@ -449,10 +382,7 @@ mod tests {
     }
 
     fn codes(p: &ParsedUser) -> Vec<(String, &'static str)> {
-        p.issues
-            .iter()
-            .map(|i| (i.field.clone(), i.code.as_str()))
-            .collect()
+        p.issues.iter().map(|i| (i.field.clone(), i.code.as_str())).collect()
     }
 
     #[test]
@@ -461,10 +391,7 @@ mod tests {
         assert_eq!(p.issues, vec![]);
         let d = p.draft.unwrap();
         assert_eq!(d.user_id.as_str(), "a-1001");
-        assert_eq!(
-            d.profile.telephony_configurations[0].identity().platform,
-            "genesys cloud"
-        );
+        assert_eq!(d.profile.telephony_configurations[0].identity().platform, "genesys cloud");
     }
 
     #[test]
@@ -495,10 +422,7 @@ mod tests {
             ("activationDate", "invalid_date"),
             ("emial", "unknown_field"),
         ] {
-            assert!(
-                c.contains(&(expected.0.to_string(), expected.1)),
-                "missing {expected:?} in {c:?}"
-            );
+            assert!(c.contains(&(expected.0.to_string(), expected.1)), "missing {expected:?} in {c:?}");
         }
     }
 
@@ -525,9 +449,7 @@ mod tests {
 
     #[test]
     fn telephony_rules() {
-        let tc = |p: &str, a: &str| {
-            RawValue::Object(vec![("platform".into(), s(p)), ("agentId".into(), s(a))])
-        };
+        let tc = |p: &str, a: &str| RawValue::Object(vec![("platform".into(), s(p)), ("agentId".into(), s(a))]);
         let raw = with(
             valid(),
             "telephonyConfigurations",
@@ -545,10 +467,7 @@ mod tests {
         let c = codes(&parse_user(&raw));
         assert!(c.contains(&("telephonyConfigurations[1]".into(), "duplicate")));
         assert!(c.contains(&("telephonyConfigurations[2].agentId".into(), "required")));
-        assert!(c.contains(&(
-            "telephonyConfigurations[2].extension".into(),
-            "invalid_format"
-        )));
+        assert!(c.contains(&("telephonyConfigurations[2].extension".into(), "invalid_format")));
         assert!(c.contains(&("telephonyConfigurations[2].agentid".into(), "unknown_field")));
         assert!(c.contains(&("telephonyConfigurations[3]".into(), "invalid_type")));
     }
@@ -558,11 +477,7 @@ mod tests {
         let many: Vec<RawValue> = (0..101).map(|i| s(&format!("r{i}"))).collect();
         let c = codes(&parse_user(&with(valid(), "roles", RawValue::Array(many))));
         assert_eq!(c, vec![("roles".to_string(), "too_many")]);
-        let c = codes(&parse_user(&with(
-            valid(),
-            "firstName",
-            s(&"x".repeat(256)),
-        )));
+        let c = codes(&parse_user(&with(valid(), "firstName", s(&"x".repeat(256)))));
         assert_eq!(c, vec![("firstName".to_string(), "too_long")]);
     }
 

@@ -1,6 +1,4 @@
-use crate::{
-    CalendarDate, Email, Pilot, Status, TelephonyConfiguration, Text, UserId, WorkFromHome,
-};
+use crate::{CalendarDate, Email, Pilot, Status, TelephonyConfiguration, Text, UserId, WorkFromHome};
 
 /// The user's fields, in the order of the contract (SPEC §3).
 pub const FIELD_NAMES: [&str; 22] = [
@@ -98,28 +96,15 @@ impl User {
             ("site", a.site != b.site),
             ("roles", !same_set(&a.roles, &b.roles)),
             ("teams", !same_set(&a.teams, &b.teams)),
-            (
-                "telephonyConfigurations",
-                !same_set(&a.telephony_configurations, &b.telephony_configurations),
-            ),
+            ("telephonyConfigurations", !same_set(&a.telephony_configurations, &b.telephony_configurations)),
             ("coachId", a.coach_id != b.coach_id),
             ("supervisorName", a.supervisor_name != b.supervisor_name),
             ("supervisorId", a.supervisor_id != b.supervisor_id),
             ("email", a.email != b.email),
-            (
-                "activationDate",
-                self.activation_date != before.activation_date,
-            ),
-            (
-                "deactivationDate",
-                self.deactivation_date != before.deactivation_date,
-            ),
+            ("activationDate", self.activation_date != before.activation_date),
+            ("deactivationDate", self.deactivation_date != before.deactivation_date),
         ];
-        checks
-            .into_iter()
-            .filter(|(_, changed)| *changed)
-            .map(|(name, _)| name)
-            .collect()
+        checks.into_iter().filter(|(_, changed)| *changed).map(|(name, _)| name).collect()
     }
 }
 

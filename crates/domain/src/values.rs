@@ -26,10 +26,7 @@ pub struct ValueError {
 
 impl ValueError {
     fn new(code: IssueCode, message: impl Into<String>) -> Self {
-        ValueError {
-            code,
-            message: message.into(),
-        }
+        ValueError { code, message: message.into() }
     }
 }
 
@@ -45,22 +42,13 @@ impl UserId {
             return Err(ValueError::new(IssueCode::Blank, "must not be empty"));
         }
         if s.chars().count() > MAX_USER_ID {
-            return Err(ValueError::new(
-                IssueCode::TooLong,
-                format!("must be at most {MAX_USER_ID} characters"),
-            ));
+            return Err(ValueError::new(IssueCode::TooLong, format!("must be at most {MAX_USER_ID} characters")));
         }
         if s.chars().any(char::is_control) {
-            return Err(ValueError::new(
-                IssueCode::InvalidFormat,
-                "must not contain control characters",
-            ));
+            return Err(ValueError::new(IssueCode::InvalidFormat, "must not contain control characters"));
         }
         if s.trim() != s {
-            return Err(ValueError::new(
-                IssueCode::InvalidFormat,
-                "must not begin or end with whitespace",
-            ));
+            return Err(ValueError::new(IssueCode::InvalidFormat, "must not begin or end with whitespace"));
         }
         Ok(UserId(s.to_owned()))
     }
@@ -84,16 +72,10 @@ impl Text {
     pub fn parse(s: &str) -> Result<Text, ValueError> {
         let t = s.trim();
         if t.is_empty() {
-            return Err(ValueError::new(
-                IssueCode::Blank,
-                "must not be empty or only whitespace",
-            ));
+            return Err(ValueError::new(IssueCode::Blank, "must not be empty or only whitespace"));
         }
         if t.chars().count() > MAX_TEXT {
-            return Err(ValueError::new(
-                IssueCode::TooLong,
-                format!("must be at most {MAX_TEXT} characters"),
-            ));
+            return Err(ValueError::new(IssueCode::TooLong, format!("must be at most {MAX_TEXT} characters")));
         }
         Ok(Text(t.to_owned()))
     }
@@ -117,23 +99,14 @@ impl Email {
     pub fn parse(s: &str) -> Result<Email, ValueError> {
         let t = s.trim();
         if t.is_empty() {
-            return Err(ValueError::new(
-                IssueCode::Blank,
-                "must not be empty or only whitespace",
-            ));
+            return Err(ValueError::new(IssueCode::Blank, "must not be empty or only whitespace"));
         }
         if s.chars().count() > MAX_EMAIL {
-            return Err(ValueError::new(
-                IssueCode::TooLong,
-                format!("must be at most {MAX_EMAIL} characters"),
-            ));
+            return Err(ValueError::new(IssueCode::TooLong, format!("must be at most {MAX_EMAIL} characters")));
         }
         let parsed = email_address::EmailAddress::parse_with_options(
             t,
-            email_address::Options::default()
-                .with_required_tld()
-                .without_display_text()
-                .without_domain_literal(),
+            email_address::Options::default().with_required_tld().without_display_text().without_domain_literal(),
         );
         match parsed {
             Ok(_) => Ok(Email(t.to_owned())),
@@ -166,23 +139,13 @@ impl CalendarDate {
         let shaped = b.len() == 10
             && b[4] == b'-'
             && b[7] == b'-'
-            && b.iter()
-                .enumerate()
-                .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+            && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shaped {
-            return Err(ValueError::new(
-                IssueCode::InvalidFormat,
-                "must be a date written yyyy-mm-dd",
-            ));
+            return Err(ValueError::new(IssueCode::InvalidFormat, "must be a date written yyyy-mm-dd"));
         }
         NaiveDate::parse_from_str(t, "%Y-%m-%d")
             .map(CalendarDate)
-            .map_err(|_| {
-                ValueError::new(
-                    IssueCode::InvalidDate,
-                    format!("{t} is not a calendar date"),
-                )
-            })
+            .map_err(|_| ValueError::new(IssueCode::InvalidDate, format!("{t} is not a calendar date")))
     }
 
     pub fn from_naive(d: NaiveDate) -> CalendarDate {
@@ -248,25 +211,13 @@ impl Extension {
     pub fn parse(s: &str) -> Result<Extension, ValueError> {
         let t = s;
         if t.is_empty() {
-            return Err(ValueError::new(
-                IssueCode::Blank,
-                "must not be empty or only whitespace",
-            ));
+            return Err(ValueError::new(IssueCode::Blank, "must not be empty or only whitespace"));
         }
         if t.chars().count() > MAX_EXTENSION {
-            return Err(ValueError::new(
-                IssueCode::TooLong,
-                format!("must be at most {MAX_EXTENSION} characters"),
-            ));
+            return Err(ValueError::new(IssueCode::TooLong, format!("must be at most {MAX_EXTENSION} characters")));
         }
-        if !t
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+'))
-        {
-            return Err(ValueError::new(
-                IssueCode::InvalidFormat,
-                "may hold only digits, '*', '#' and '+'",
-            ));
+        if !t.chars().all(|c| c.is_ascii_digit() || matches!(c, '*' | '#' | '+')) {
+            return Err(ValueError::new(IssueCode::InvalidFormat, "may hold only digits, '*', '#' and '+'"));
         }
         Ok(Extension(t.to_owned()))
     }
@@ -311,18 +262,9 @@ mod tests {
         assert_eq!(UserId::parse("a-1001").unwrap().as_str(), "a-1001");
         assert_eq!(UserId::parse("").unwrap_err().code, IssueCode::Blank);
         assert_eq!(UserId::parse("   ").unwrap_err().code, IssueCode::Blank);
-        assert_eq!(
-            UserId::parse(" a").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            UserId::parse("a\u{7}b").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            UserId::parse(&"x".repeat(129)).unwrap_err().code,
-            IssueCode::TooLong
-        );
+        assert_eq!(UserId::parse(" a").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(UserId::parse("a\u{7}b").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(UserId::parse(&"x".repeat(129)).unwrap_err().code, IssueCode::TooLong);
         assert!(UserId::parse(&"é".repeat(128)).is_ok());
     }
 
@@ -330,39 +272,18 @@ mod tests {
     fn text_trims_and_limits() {
         assert_eq!(Text::parse("  Ann ").unwrap().as_str(), "Ann");
         assert_eq!(Text::parse(" \t ").unwrap_err().code, IssueCode::Blank);
-        assert_eq!(
-            Text::parse(&"x".repeat(256)).unwrap_err().code,
-            IssueCode::TooLong
-        );
+        assert_eq!(Text::parse(&"x".repeat(256)).unwrap_err().code, IssueCode::TooLong);
         assert!(Text::parse(&"x".repeat(255)).is_ok());
     }
 
     #[test]
     fn dates() {
-        assert_eq!(
-            CalendarDate::parse("2024-02-29").unwrap().to_string(),
-            "2024-02-29"
-        );
-        assert_eq!(
-            CalendarDate::parse("2023-02-30").unwrap_err().code,
-            IssueCode::InvalidDate
-        );
-        assert_eq!(
-            CalendarDate::parse("2023-13-01").unwrap_err().code,
-            IssueCode::InvalidDate
-        );
-        assert_eq!(
-            CalendarDate::parse("2023-2-3").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            CalendarDate::parse("02/03/2023").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            CalendarDate::parse("2023-02-03T00:00").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
+        assert_eq!(CalendarDate::parse("2024-02-29").unwrap().to_string(), "2024-02-29");
+        assert_eq!(CalendarDate::parse("2023-02-30").unwrap_err().code, IssueCode::InvalidDate);
+        assert_eq!(CalendarDate::parse("2023-13-01").unwrap_err().code, IssueCode::InvalidDate);
+        assert_eq!(CalendarDate::parse("2023-2-3").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(CalendarDate::parse("02/03/2023").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(CalendarDate::parse("2023-02-03T00:00").unwrap_err().code, IssueCode::InvalidFormat);
     }
 
     #[test]
@@ -378,35 +299,17 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(
-            Email::parse(" Ann@Example.com ").unwrap().normalized(),
-            "ann@example.com"
-        );
-        assert_eq!(
-            Email::parse("not-an-email").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            Email::parse("a@b").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            Email::parse("Ann <ann@example.com>").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
+        assert_eq!(Email::parse(" Ann@Example.com ").unwrap().normalized(), "ann@example.com");
+        assert_eq!(Email::parse("not-an-email").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(Email::parse("a@b").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(Email::parse("Ann <ann@example.com>").unwrap_err().code, IssueCode::InvalidFormat);
     }
 
     #[test]
     fn extensions() {
         assert!(Extension::parse("+1*#4042").is_ok());
-        assert_eq!(
-            Extension::parse("12a").unwrap_err().code,
-            IssueCode::InvalidFormat
-        );
-        assert_eq!(
-            Extension::parse(&"1".repeat(21)).unwrap_err().code,
-            IssueCode::TooLong
-        );
+        assert_eq!(Extension::parse("12a").unwrap_err().code, IssueCode::InvalidFormat);
+        assert_eq!(Extension::parse(&"1".repeat(21)).unwrap_err().code, IssueCode::TooLong);
     }
 
     proptest! {

@@ -31,11 +31,8 @@ struct ApiDoc;
 
 /// The OpenAPI document of the service as built.
 pub fn document() -> utoipa::openapi::OpenApi {
-    let (_, mut api) = App::new()
-        .into_utoipa_app()
-        .openapi(ApiDoc::openapi())
-        .configure(roster_http::api)
-        .split_for_parts();
+    let (_, mut api) =
+        App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(roster_http::api).split_for_parts();
     api.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let description = api.info.description.take().unwrap_or_default();
     api.info.description = Some(format!("{description}\n\n{}", issue_codes()));
@@ -53,19 +50,14 @@ fn issue_codes() -> String {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        text.push_str(&format!(
-            "| `{}` | {severity} | {} |\n",
-            code.as_str(),
-            code.description()
-        ));
+        text.push_str(&format!("| `{}` | {severity} | {} |\n", code.as_str(), code.description()));
     }
     text
 }
 
 /// The document as committed: pretty JSON with a trailing newline.
 pub fn document_json() -> String {
-    let mut text = serde_json::to_string_pretty(&document())
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut text = serde_json::to_string_pretty(&document()).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     text.push('\n');
     text
 }
@@ -76,10 +68,7 @@ mod tests {
     fn every_issue_code_is_documented() {
         let description = super::document().info.description.unwrap_or_default();
         for code in roster_domain::IssueCode::ALL {
-            assert!(
-                description.contains(&format!("`{}`", code.as_str())),
-                "{code} is missing"
-            );
+            assert!(description.contains(&format!("`{}`", code.as_str())), "{code} is missing");
         }
     }
 

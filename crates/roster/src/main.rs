@@ -64,19 +64,13 @@ fn main() -> ExitCode {
         }
     };
     if let Command::Healthcheck { url } = command {
-        return healthcheck(
-            url.as_deref()
-                .unwrap_or(&default_ready_url(&settings.listen)),
-        );
+        return healthcheck(url.as_deref().unwrap_or(&default_ready_url(&settings.listen)));
     }
     telemetry::init(settings.log_format, &settings.log_filter);
     for var in unknown_env_vars(std::env::vars()) {
         tracing::warn!(variable = %var, "unknown ROSTER_* environment variable ignored (a typo?)");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("roster: cannot start the runtime: {e}");
@@ -85,12 +79,9 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match command {
-            Command::Migrate => roster::startup::migrate(&settings)
-                .await
-                .map_err(|e| e.to_string())
-                .map(|()| {
-                    tracing::info!("migrations applied");
-                }),
+            Command::Migrate => roster::startup::migrate(&settings).await.map_err(|e| e.to_string()).map(|()| {
+                tracing::info!("migrations applied");
+            }),
             _ => serve(&settings).await,
         }
     });
@@ -105,9 +96,7 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: &Settings) -> Result<(), String> {
-    let app = Application::build(settings)
-        .await
-        .map_err(|e| e.to_string())?;
+    let app = Application::build(settings).await.map_err(|e| e.to_string())?;
     let handle = app.handle();
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -142,9 +131,7 @@ async fn shutdown_signal() {
 }
 
 fn default_ready_url(listen: &str) -> String {
-    let address = listen
-        .replace("0.0.0.0", "127.0.0.1")
-        .replace("[::]", "[::1]");
+    let address = listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
     format!("http://{address}/health/ready")
 }
 
@@ -160,33 +147,22 @@ fn healthcheck(url: &str) -> ExitCode {
     let timeout = Duration::from_secs(3);
     let result = (|| -> std::io::Result<String> {
         use std::net::ToSocketAddrs;
-        let address = authority
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| std::io::Error::other("no address"))?;
+        let address = authority.to_socket_addrs()?.next().ok_or_else(|| std::io::Error::other("no address"))?;
         let mut stream = std::net::TcpStream::connect_timeout(&address, timeout)?;
         stream.set_read_timeout(Some(timeout))?;
         stream.set_write_timeout(Some(timeout))?;
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-        )?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
         let mut response = String::new();
         stream.take(64 * 1024).read_to_string(&mut response)?;
         Ok(response)
     })();
     match result {
-        Ok(response)
-            if response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200") =>
-        {
+        Ok(response) if response.starts_with("HTTP/1.1 200") || response.starts_with("HTTP/1.0 200") => {
             println!("ready");
             ExitCode::SUCCESS
         }
         Ok(response) => {
-            eprintln!(
-                "not ready: {}",
-                response.lines().next().unwrap_or("no answer")
-            );
+            eprintln!("not ready: {}", response.lines().next().unwrap_or("no answer"));
             ExitCode::FAILURE
         }
         Err(e) => {

@@ -27,8 +27,7 @@ fn is_other_known(var: &str) -> bool {
 }
 
 fn is_setting(var: &str) -> bool {
-    var.strip_prefix("ROSTER_")
-        .is_some_and(|name| KNOWN.iter().any(|(k, _)| name.eq_ignore_ascii_case(k)))
+    var.strip_prefix("ROSTER_").is_some_and(|name| KNOWN.iter().any(|(k, _)| name.eq_ignore_ascii_case(k)))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -89,34 +88,21 @@ impl Settings {
         Self::load_from(file, std::env::vars())
     }
 
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<Settings, String> {
+    pub fn load_from(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, String> {
         let mut builder = config::Config::builder();
         for (key, value) in KNOWN {
-            builder = builder
-                .set_default(*key, *value)
-                .map_err(|e| e.to_string())?;
+            builder = builder.set_default(*key, *value).map_err(|e| e.to_string())?;
         }
         match file {
             Some(path) => builder = builder.add_source(config::File::from(path).required(true)),
-            None => {
-                builder = builder.add_source(config::File::with_name("roster.toml").required(false))
-            }
+            None => builder = builder.add_source(config::File::with_name("roster.toml").required(false)),
         }
         // Only the variables that are settings: any other ROSTER_* is warned
         // about at start (`unknown_env_vars`), never a reason not to start.
-        let env: std::collections::HashMap<String, String> =
-            env.into_iter().filter(|(k, _)| is_setting(k)).collect();
-        builder = builder.add_source(
-            config::Environment::with_prefix("ROSTER")
-                .source(Some(env))
-                .try_parsing(false),
-        );
+        let env: std::collections::HashMap<String, String> = env.into_iter().filter(|(k, _)| is_setting(k)).collect();
+        builder = builder.add_source(config::Environment::with_prefix("ROSTER").source(Some(env)).try_parsing(false));
         let config = builder.build().map_err(|e| format!("configuration: {e}"))?;
-        serde_path_to_error::deserialize(config)
-            .map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))
+        serde_path_to_error::deserialize(config).map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))
     }
 
     pub fn database_settings(&self) -> roster_store_seaorm::DatabaseSettings {
@@ -142,10 +128,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     #[test]
@@ -165,12 +148,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            (
-                s.listen.as_str(),
-                s.database_url.0.as_str(),
-                s.log_format,
-                s.workers
-            ),
+            (s.listen.as_str(), s.database_url.0.as_str(), s.log_format, s.workers),
             ("0.0.0.0:9000", "memory:", LogFormat::Json, 3)
         );
     }
@@ -193,22 +171,13 @@ mod tests {
             ("ROSTER_CONFIG", "f.toml"),
         ]);
         assert_eq!(unknown_env_vars(vars.clone()), vec!["ROSTER_LISTN"]);
-        assert_eq!(
-            Settings::load_from(None, vars).unwrap().listen,
-            "127.0.0.1:1"
-        );
+        assert_eq!(Settings::load_from(None, vars).unwrap().listen, "127.0.0.1:1");
     }
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact("postgres://roster:s3cret@db:5432/roster"),
-            "postgres://roster:***@db:5432/roster"
-        );
-        assert_eq!(
-            redact("sqlite://roster.db?mode=rwc"),
-            "sqlite://roster.db?mode=rwc"
-        );
+        assert_eq!(redact("postgres://roster:s3cret@db:5432/roster"), "postgres://roster:***@db:5432/roster");
+        assert_eq!(redact("sqlite://roster.db?mode=rwc"), "sqlite://roster.db?mode=rwc");
         let url = DatabaseUrl("mysql://root:pw@localhost/test".into());
         assert!(!format!("{url:?}").contains("pw@"));
     }

@@ -3,9 +3,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use roster_application::{
-    CheckReadiness, GetUser, IdGenerator, SystemClock, UpsertUser, UserRepository,
-};
+use roster_application::{CheckReadiness, GetUser, IdGenerator, SystemClock, UpsertUser, UserRepository};
 use roster_http::AppState;
 use roster_migrations::Migrator;
 use roster_migrations::sea_orm_migration::MigratorTrait;
@@ -18,20 +16,11 @@ use crate::settings::redact;
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot listen on {address}: {source}")]
-    Listen {
-        address: String,
-        source: std::io::Error,
-    },
+    Listen { address: String, source: std::io::Error },
     #[error("cannot open the database {url}: {source}")]
-    Database {
-        url: String,
-        source: roster_store_seaorm::DbErr,
-    },
+    Database { url: String, source: roster_store_seaorm::DbErr },
     #[error("cannot migrate the database {url}: {source}")]
-    Migrate {
-        url: String,
-        source: roster_store_seaorm::DbErr,
-    },
+    Migrate { url: String, source: roster_store_seaorm::DbErr },
     #[error("unsupported database URL {0}: use sqlite://…, postgres://…, mysql://… or memory:")]
     UnsupportedUrl(String),
     #[error("cannot start the HTTP server: {0}")]
@@ -48,10 +37,7 @@ impl IdGenerator for UuidV7Ids {
 }
 
 /// Opens the store the settings name, migrating it when asked.
-pub async fn open_repository(
-    settings: &Settings,
-    migrate: bool,
-) -> Result<Arc<dyn UserRepository>, StartupError> {
+pub async fn open_repository(settings: &Settings, migrate: bool) -> Result<Arc<dyn UserRepository>, StartupError> {
     let url = settings.database_url.0.as_str();
     if url == "memory:" || url == "memory://" {
         return Ok(Arc::new(InMemoryUserRepository::default()));
@@ -66,17 +52,9 @@ pub async fn open_repository(
     }
     let db = roster_store_seaorm::connect(&settings.database_settings())
         .await
-        .map_err(|source| StartupError::Database {
-            url: redact(url),
-            source,
-        })?;
+        .map_err(|source| StartupError::Database { url: redact(url), source })?;
     if migrate {
-        Migrator::up(&db, None)
-            .await
-            .map_err(|source| StartupError::Migrate {
-                url: redact(url),
-                source,
-            })?;
+        Migrator::up(&db, None).await.map_err(|source| StartupError::Migrate { url: redact(url), source })?;
     }
     Ok(Arc::new(SeaOrmUserRepository::new(db)))
 }
@@ -99,11 +77,8 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
         let repository = open_repository(settings, settings.migrate_on_start).await?;
-        let listener =
-            TcpListener::bind(&settings.listen).map_err(|source| StartupError::Listen {
-                address: settings.listen.clone(),
-                source,
-            })?;
+        let listener = TcpListener::bind(&settings.listen)
+            .map_err(|source| StartupError::Listen { address: settings.listen.clone(), source })?;
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
         let clock = Arc::new(SystemClock);
         let state = AppState {
@@ -112,13 +87,11 @@ impl Application {
             readiness: CheckReadiness::new(repository),
         };
         let workers = match settings.workers {
-            0 => std::thread::available_parallelism()
-                .map(usize::from)
-                .unwrap_or(2),
+            0 => std::thread::available_parallelism().map(usize::from).unwrap_or(2),
             n => n,
         };
-        let server = roster_http::serve(listener, state, roster_openapi::document(), workers)
-            .map_err(StartupError::Server)?;
+        let server =
+            roster_http::serve(listener, state, roster_openapi::document(), workers).map_err(StartupError::Server)?;
         tracing::info!(
             listen = %settings.listen,
             port,

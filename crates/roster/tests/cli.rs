@@ -7,11 +7,7 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn clean(cmd: &mut Command) -> &mut Command {
@@ -26,49 +22,26 @@ fn clean(cmd: &mut Command) -> &mut Command {
 
 #[test]
 fn help_lists_every_command() {
-    let out = clean(&mut Command::new(BIN))
-        .arg("--help")
-        .output()
-        .unwrap();
+    let out = clean(&mut Command::new(BIN)).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for command in [
-        "serve",
-        "migrate",
-        "openapi",
-        "healthcheck",
-        "ROSTER_DATABASE_URL",
-        "ROSTER_LISTEN",
-    ] {
-        assert!(
-            text.contains(command),
-            "--help does not mention {command}:\n{text}"
-        );
+    for command in ["serve", "migrate", "openapi", "healthcheck", "ROSTER_DATABASE_URL", "ROSTER_LISTEN"] {
+        assert!(text.contains(command), "--help does not mention {command}:\n{text}");
     }
 }
 
 #[test]
 fn openapi_prints_the_committed_document() {
-    let out = clean(&mut Command::new(BIN))
-        .arg("openapi")
-        .output()
-        .unwrap();
+    let out = clean(&mut Command::new(BIN)).arg("openapi").output().unwrap();
     assert!(out.status.success());
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../openapi/openapi.json"
-    ))
-    .unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/openapi.json")).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), committed);
 }
 
 #[test]
 fn bad_configuration_is_refused_with_its_name() {
-    let out = clean(&mut Command::new(BIN))
-        .env("ROSTER_WORKERS", "many")
-        .arg("serve")
-        .output()
-        .unwrap();
+    let out = clean(&mut Command::new(BIN)).env("ROSTER_WORKERS", "many").arg("serve").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("workers"));
 }
@@ -104,10 +77,7 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
     let exit = loop {
@@ -120,12 +90,9 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
     assert_eq!(exit.code(), Some(0), "a clean stop exits 0");
     let log = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
     for line in log.lines() {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
-        assert!(
-            v["timestamp"].is_string() && v["level"].is_string(),
-            "{line}"
-        );
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
     }
     assert!(log.contains("shutting down"), "{log}");
 }

@@ -145,12 +145,7 @@ fn names(min_items: usize) -> utoipa::openapi::schema::Array {
         } else {
             SchemaType::Type(Type::Array)
         })
-        .items(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .max_length(Some(255))
-                .pattern(Some(NOT_BLANK)),
-        )
+        .items(ObjectBuilder::new().schema_type(Type::String).max_length(Some(255)).pattern(Some(NOT_BLANK)))
         .min_items(Some(min_items))
         .max_items(Some(100))
         .unique_items(true)
@@ -161,16 +156,8 @@ fn names(min_items: usize) -> utoipa::openapi::schema::Array {
 fn optional_date() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
     let any_of = AnyOfBuilder::new()
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))),
-        )
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .pattern(Some(r"^\s*$")),
-        )
+        .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^\s*$")))
         .item(ObjectBuilder::new().schema_type(Type::Null))
         .build();
     utoipa::openapi::schema::Schema::AnyOf(any_of)
@@ -339,11 +326,7 @@ impl From<&Issue> for IssueDto {
             field: i.field.clone(),
             code: i.code.into(),
             message: i.message.clone(),
-            value: i
-                .value
-                .as_ref()
-                .map(to_json)
-                .unwrap_or(serde_json::Value::Null),
+            value: i.value.as_ref().map(to_json).unwrap_or(serde_json::Value::Null),
         }
     }
 }
@@ -481,8 +464,7 @@ pub struct ReportDto {
 
 impl From<&Report> for ReportDto {
     fn from(r: &Report) -> Self {
-        let time =
-            |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
         ReportDto {
             report_id: r.report_id.clone(),
             namespace: r.namespace.clone(),

@@ -83,14 +83,9 @@ impl ApiError {
 
 /// A problem document for `status` with `detail`.
 pub fn problem_response(status: StatusCode, detail: &str) -> HttpResponse {
-    let http_status = http::StatusCode::from_u16(status.as_u16())
-        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let problem = ProblemDetails::from_status_code(http_status)
-        .with_type(ProblemType::default())
-        .with_detail(detail);
-    HttpResponse::build(status)
-        .content_type(PROBLEM_JSON)
-        .json(problem)
+    let http_status = http::StatusCode::from_u16(status.as_u16()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let problem = ProblemDetails::from_status_code(http_status).with_type(ProblemType::default()).with_detail(detail);
+    HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem)
 }
 
 impl ResponseError for ApiError {
@@ -102,9 +97,7 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -119,9 +112,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::MethodNotAllowed { allow } => {
                 if let Ok(v) = allow.parse() {
-                    response
-                        .headers_mut()
-                        .insert(actix_web::http::header::ALLOW, v);
+                    response.headers_mut().insert(actix_web::http::header::ALLOW, v);
                 }
             }
             ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {

@@ -25,18 +25,14 @@ pub fn to_json(value: &RawValue) -> serde_json::Value {
     match value {
         RawValue::Null => serde_json::Value::Null,
         RawValue::Bool(b) => serde_json::Value::Bool(*b),
-        RawValue::Number(n) => n
-            .parse::<serde_json::Number>()
-            .map(serde_json::Value::Number)
-            .unwrap_or(serde_json::Value::Null),
+        RawValue::Number(n) => {
+            n.parse::<serde_json::Number>().map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+        }
         RawValue::String(s) => serde_json::Value::String(s.clone()),
         RawValue::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
-        RawValue::Object(entries) => serde_json::Value::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
+        RawValue::Object(entries) => {
+            serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
     }
 }
 
@@ -116,24 +112,15 @@ mod tests {
     #[test]
     fn parses_every_shape() {
         let v = parse_body(br#"{"b": [1, -2, 2.5, true, null], "a": {"x": "y"}}"#).unwrap();
-        let RawValue::Object(entries) = &v else {
-            panic!("object")
-        };
+        let RawValue::Object(entries) = &v else { panic!("object") };
         assert_eq!(entries[0].0, "b", "keys keep their order");
-        assert_eq!(
-            to_json(&v),
-            serde_json::json!({"b": [1, -2, 2.5, true, null], "a": {"x": "y"}})
-        );
+        assert_eq!(to_json(&v), serde_json::json!({"b": [1, -2, 2.5, true, null], "a": {"x": "y"}}));
     }
 
     #[test]
     fn refuses_what_is_not_json() {
         assert!(parse_body(b"").unwrap_err().contains("empty"));
-        assert!(
-            parse_body(b"{\"a\": }")
-                .unwrap_err()
-                .contains("line 1 column")
-        );
+        assert!(parse_body(b"{\"a\": }").unwrap_err().contains("line 1 column"));
         assert!(parse_body(b"{} {}").is_err());
         assert!(parse_body(b"\xff").is_err());
     }

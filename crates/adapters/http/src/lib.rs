@@ -76,22 +76,14 @@ pub fn app(
                 async move { middleware::no_route(req, &allowed).await }
             }
         }))
-        .wrap(
-            ErrorHandlers::new()
-                .default_handler(move |res| middleware::into_problem(res, &allowed)),
-        )
+        .wrap(ErrorHandlers::new().default_handler(move |res| middleware::into_problem(res, &allowed)))
         .wrap(from_fn(middleware::request_id_and_access_log))
         .wrap(TracingLogger::<middleware::RequestSpan>::new())
 }
 
 /// Serves [`app`] on `listener`. Signals are not handled here: the caller
 /// stops the returned server (gracefully) on SIGTERM/SIGINT.
-pub fn serve(
-    listener: TcpListener,
-    state: AppState,
-    spec: OpenApi,
-    workers: usize,
-) -> std::io::Result<Server> {
+pub fn serve(listener: TcpListener, state: AppState, spec: OpenApi, workers: usize) -> std::io::Result<Server> {
     let state = web::Data::new(state);
     let spec = Arc::new(spec);
     Ok(HttpServer::new(move || app(state.clone(), spec.clone()))

@@ -74,9 +74,7 @@ pub fn negotiate(req: &HttpRequest) -> Result<ResponseType, ApiError> {
         (false, false) => Err(ApiError::NotAcceptable),
         (true, false) => Ok(ResponseType::Json),
         (false, true) => Ok(ResponseType::VendorJson),
-        (true, true) if vendor_q > json_q || (vendor_q == json_q && vendor_s > json_s) => {
-            Ok(ResponseType::VendorJson)
-        }
+        (true, true) if vendor_q > json_q || (vendor_q == json_q && vendor_s > json_s) => Ok(ResponseType::VendorJson),
         (true, true) => Ok(ResponseType::Json),
     }
 }
@@ -99,9 +97,7 @@ pub fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     if (essence == JSON || essence == VENDOR_JSON) && charset_ok {
         Ok(())
     } else {
-        Err(ApiError::UnsupportedMediaType {
-            got: Some(text.to_owned()),
-        })
+        Err(ApiError::UnsupportedMediaType { got: Some(text.to_owned()) })
     }
 }
 
@@ -111,19 +107,12 @@ mod tests {
     use actix_web::test::TestRequest;
 
     fn accept(v: &str) -> Result<ResponseType, ApiError> {
-        negotiate(
-            &TestRequest::default()
-                .insert_header((ACCEPT, v))
-                .to_http_request(),
-        )
+        negotiate(&TestRequest::default().insert_header((ACCEPT, v)).to_http_request())
     }
 
     #[test]
     fn accept_rules() {
-        assert_eq!(
-            negotiate(&TestRequest::default().to_http_request()).unwrap(),
-            ResponseType::Json
-        );
+        assert_eq!(negotiate(&TestRequest::default().to_http_request()).unwrap(), ResponseType::Json);
         assert_eq!(accept("application/json").unwrap(), ResponseType::Json);
         assert_eq!(accept("*/*").unwrap(), ResponseType::Json);
         assert_eq!(accept("application/*").unwrap(), ResponseType::Json);
@@ -140,13 +129,8 @@ mod tests {
 
     #[test]
     fn content_type_rules() {
-        let ct = |v: &str| {
-            check_content_type(
-                &TestRequest::default()
-                    .insert_header((CONTENT_TYPE, v))
-                    .to_http_request(),
-            )
-        };
+        let ct =
+            |v: &str| check_content_type(&TestRequest::default().insert_header((CONTENT_TYPE, v)).to_http_request());
         assert!(ct("application/json").is_ok());
         assert!(ct("Application/JSON; charset=utf-8").is_ok());
         assert!(ct("application/vnd.cogitocorp.v1+json").is_ok());

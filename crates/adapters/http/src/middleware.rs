@@ -32,10 +32,7 @@ impl RootSpanBuilder for RequestSpan {
         )
     }
 
-    fn on_request_end<B: MessageBody>(
-        span: Span,
-        outcome: &Result<ServiceResponse<B>, actix_web::Error>,
-    ) {
+    fn on_request_end<B: MessageBody>(span: Span, outcome: &Result<ServiceResponse<B>, actix_web::Error>) {
         let status = match outcome {
             Ok(response) => response.status(),
             Err(error) => error.as_response_error().status_code(),
@@ -54,14 +51,9 @@ pub async fn request_id_and_access_log(
     let started = std::time::Instant::now();
     let mut res = next.call(req).await?;
     if let Some(value) = id.and_then(|id| HeaderValue::from_str(&id.to_string()).ok()) {
-        res.headers_mut()
-            .insert(HeaderName::from_static("x-request-id"), value);
+        res.headers_mut().insert(HeaderName::from_static("x-request-id"), value);
     }
-    tracing::info!(
-        status = res.status().as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
+    tracing::info!(status = res.status().as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, "request");
     Ok(res)
 }
 
@@ -96,10 +88,7 @@ impl AllowedMethods {
 
     /// The methods allowed on `path`, if it is a route at all.
     fn for_path(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(def, _)| def.is_match(path))
-            .map(|(_, allow)| allow.as_str())
+        self.0.iter().find(|(def, _)| def.is_match(path)).map(|(_, allow)| allow.as_str())
     }
 }
 
@@ -108,11 +97,7 @@ impl AllowedMethods {
 pub async fn no_route(req: HttpRequest, allowed: &AllowedMethods) -> HttpResponse {
     match allowed.for_path(req.path()) {
         Some(allow) => {
-            let detail = format!(
-                "{} is not allowed on {}; allowed: {allow}",
-                req.method(),
-                req.path()
-            );
+            let detail = format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path());
             let mut response = problem_response(StatusCode::METHOD_NOT_ALLOWED, &detail);
             if let Ok(v) = HeaderValue::from_str(allow) {
                 response.headers_mut().insert(header::ALLOW, v);
@@ -121,11 +106,7 @@ pub async fn no_route(req: HttpRequest, allowed: &AllowedMethods) -> HttpRespons
         }
         None => problem_response(
             StatusCode::NOT_FOUND,
-            &format!(
-                "no resource at {}; the API is described at {}",
-                req.path(),
-                crate::OPENAPI_PATH
-            ),
+            &format!("no resource at {}; the API is described at {}", req.path(), crate::OPENAPI_PATH),
         ),
     }
 }
@@ -141,9 +122,7 @@ pub fn into_problem<B>(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| {
-            ct.starts_with(PROBLEM_JSON) || ct.starts_with(JSON) || ct.starts_with(VENDOR_JSON)
-        });
+        .is_some_and(|ct| ct.starts_with(PROBLEM_JSON) || ct.starts_with(JSON) || ct.starts_with(VENDOR_JSON));
     if ours {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
@@ -152,17 +131,10 @@ pub fn into_problem<B>(
     let (mut response, allow) = match status {
         StatusCode::METHOD_NOT_ALLOWED => {
             let allow = allowed.for_path(req.path()).unwrap_or("").to_owned();
-            let detail = format!(
-                "{} is not allowed on {}; allowed: {allow}",
-                req.method(),
-                req.path()
-            );
+            let detail = format!("{} is not allowed on {}; allowed: {allow}", req.method(), req.path());
             (problem_response(status, &detail), Some(allow))
         }
-        s if s.is_server_error() => (
-            problem_response(status, "internal error; the request was logged"),
-            None,
-        ),
+        s if s.is_server_error() => (problem_response(status, "internal error; the request was logged"), None),
         s => {
             let detail = old
                 .error()
@@ -176,14 +148,9 @@ pub fn into_problem<B>(
         response.headers_mut().insert(header::ALLOW, allow);
     }
     for (name, value) in old.headers() {
-        if name != header::CONTENT_TYPE
-            && name != header::CONTENT_LENGTH
-            && !response.headers().contains_key(name)
-        {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !response.headers().contains_key(name) {
             response.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    Ok(ErrorHandlerResponse::Response(
-        ServiceResponse::new(req, response).map_into_right_body(),
-    ))
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, response).map_into_right_body()))
 }

@@ -8,9 +8,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use roster_application::{
-    RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
-};
+use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
 use roster_domain::{Namespace, TelephonyIdentity, User, UserId};
 
 /// B-trees, not hash maps: a hash map that grows rehashes all of its
@@ -36,16 +34,9 @@ fn poisoned<T>(_: T) -> RepositoryError {
 
 #[async_trait]
 impl UserRepository for InMemoryUserRepository {
-    async fn find(
-        &self,
-        namespace: &Namespace,
-        user_id: &UserId,
-    ) -> Result<Option<User>, RepositoryError> {
+    async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError> {
         let tenants = self.tenants.read().map_err(poisoned)?;
-        Ok(tenants
-            .get(namespace)
-            .and_then(|t| t.users.get(user_id))
-            .cloned())
+        Ok(tenants.get(namespace).and_then(|t| t.users.get(user_id)).cloned())
     }
 
     async fn upsert_context(
@@ -78,22 +69,12 @@ impl UserRepository for InMemoryUserRepository {
         })
     }
 
-    async fn save(
-        &self,
-        namespace: &Namespace,
-        user: &User,
-        _at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
+    async fn save(&self, namespace: &Namespace, user: &User, _at: DateTime<Utc>) -> Result<(), RepositoryError> {
         let mut tenants = self.tenants.write().map_err(poisoned)?;
         let t = tenants.entry(namespace.clone()).or_default();
         let id = &user.user_id;
         let email = user.profile.email.as_ref().map(|e| e.normalized());
-        let identities: Vec<_> = user
-            .profile
-            .telephony_configurations
-            .iter()
-            .map(|c| c.identity())
-            .collect();
+        let identities: Vec<_> = user.profile.telephony_configurations.iter().map(|c| c.identity()).collect();
         // Check every unique value before touching anything: all or nothing.
         let taken = |owner: Option<&UserId>| owner.is_some_and(|o| o != id);
         if email.as_ref().is_some_and(|e| taken(t.emails.get(e)))

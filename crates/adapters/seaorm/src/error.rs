@@ -56,9 +56,7 @@ pub(crate) fn is_transient(err: &DbErr) -> bool {
     match db_code(err) {
         Some(DbCode::Sqlite(code)) => matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED),
         Some(DbCode::Postgres(state)) => state == "40001" || state == "40P01",
-        Some(DbCode::MySql(number, message)) => {
-            number == 1213 || (number == 1062 && message.contains("'PRIMARY'"))
-        }
+        Some(DbCode::MySql(number, message)) => number == 1213 || (number == 1062 && message.contains("'PRIMARY'")),
         None => false,
     }
 }
@@ -83,15 +81,11 @@ fn is_unavailable(err: &DbErr) -> bool {
     }
     match db_code(err) {
         Some(DbCode::Sqlite(code)) => {
-            matches!(
-                code & 0xff,
-                SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
-            )
+            matches!(code & 0xff, SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN)
         }
         // connection exceptions, shutting down, too many connections
         Some(DbCode::Postgres(state)) => {
-            state.starts_with("08")
-                || matches!(state.as_str(), "57P01" | "57P02" | "57P03" | "53300")
+            state.starts_with("08") || matches!(state.as_str(), "57P01" | "57P02" | "57P03" | "53300")
         }
         // too many connections, shutting down, gone away, lost
         Some(DbCode::MySql(number, _)) => matches!(number, 1040 | 1053 | 1205 | 2002 | 2006 | 2013),
@@ -125,10 +119,5 @@ pub(crate) struct CorruptValue {
 }
 
 pub(crate) fn corrupt(column: &'static str) -> impl FnOnce(ValueError) -> RepositoryError {
-    move |e| {
-        RepositoryError::Internal(Box::new(CorruptValue {
-            column,
-            message: e.message,
-        }))
-    }
+    move |e| RepositoryError::Internal(Box::new(CorruptValue { column, message: e.message }))
 }

@@ -33,11 +33,7 @@ struct Sql {
 
 impl Sql {
     fn new(backend: DbBackend) -> Self {
-        Sql {
-            backend,
-            text: String::with_capacity(1024),
-            values: Vec::new(),
-        }
+        Sql { backend, text: String::with_capacity(1024), values: Vec::new() }
     }
 
     fn push(&mut self, sql: &str) -> &mut Self {
@@ -128,13 +124,7 @@ pub(crate) async fn load<C: ConnectionTrait>(
         .query_all_raw(statement)
         .await?
         .into_iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<String>("", "kind")?,
-                row.try_get::<i32>("", "position")?,
-                row,
-            ))
-        })
+        .map(|row| Ok((row.try_get::<String>("", "kind")?, row.try_get::<i32>("", "position")?, row)))
         .collect::<Result<Vec<_>, DbErr>>()?;
     // Lists in saved order.
     rows.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
@@ -150,13 +140,8 @@ pub(crate) async fn load<C: ConnectionTrait>(
                 extension: row.try_get("", "c")?,
             }),
             "i" => {
-                let identity = TelephonyIdentity {
-                    platform: a,
-                    agent_id: row.try_get("", "b")?,
-                };
-                lists
-                    .identity_owners
-                    .push((identity, row.try_get("", "user_id")?));
+                let identity = TelephonyIdentity { platform: a, agent_id: row.try_get("", "b")? };
+                lists.identity_owners.push((identity, row.try_get("", "user_id")?));
             }
             other => return Err(DbErr::Type(format!("unexpected list kind {other:?}"))),
         }

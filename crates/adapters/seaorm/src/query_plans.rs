@@ -10,31 +10,19 @@ use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
 use crate::{DatabaseSettings, connect, lists, user_repository::context_users};
 
 async fn plan(statement: Statement) -> Vec<String> {
-    let settings = DatabaseSettings {
-        url: "sqlite::memory:".into(),
-        max_connections: 1,
-        ..Default::default()
-    };
+    let settings = DatabaseSettings { url: "sqlite::memory:".into(), max_connections: 1, ..Default::default() };
     let db = connect(&settings).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
-    let explain = Statement {
-        sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
-        ..statement
-    };
+    let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", statement.sql), ..statement };
     let rows = db.query_all_raw(explain).await.expect("explain");
-    rows.iter()
-        .map(|r| r.try_get::<String>("", "detail").expect("detail"))
-        .collect()
+    rows.iter().map(|r| r.try_get::<String>("", "detail").expect("detail")).collect()
 }
 
 fn assert_lookups(plan: &[String]) {
     assert!(plan.iter().any(|l| l.starts_with("SEARCH")), "{plan:#?}");
     for line in plan {
         assert!(!line.starts_with("SCAN"), "table scan: {plan:#?}");
-        assert!(
-            !line.ends_with("(namespace=?)"),
-            "range over a namespace: {plan:#?}"
-        );
+        assert!(!line.ends_with("(namespace=?)"), "range over a namespace: {plan:#?}");
     }
 }
 
@@ -43,10 +31,7 @@ fn id(s: &str) -> UserId {
 }
 
 fn identity(agent: &str) -> TelephonyIdentity {
-    TelephonyIdentity {
-        platform: "genesys cloud".into(),
-        agent_id: agent.into(),
-    }
+    TelephonyIdentity { platform: "genesys cloud".into(), agent_id: agent.into() }
 }
 
 #[tokio::test]
@@ -58,24 +43,15 @@ async fn context_users_query_uses_the_keys() {
         identities: vec![],
     };
     assert_lookups(&plan(context_users("acme", &query).build(DbBackend::Sqlite)).await);
-    let no_email = UpsertContextQuery {
-        email: None,
-        references: vec![],
-        ..query
-    };
+    let no_email = UpsertContextQuery { email: None, references: vec![], ..query };
     assert_lookups(&plan(context_users("acme", &no_email).build(DbBackend::Sqlite)).await);
 }
 
 #[tokio::test]
 async fn lists_query_uses_the_keys() {
     let identities = [identity("1"), identity("2"), identity("3")];
-    for (owner, identities) in [
-        (Some("a-1"), &identities[..]),
-        (None, &identities[..]),
-        (Some("a-1"), &[][..]),
-    ] {
-        let statement =
-            lists::statement(DbBackend::Sqlite, "acme", owner, identities).expect("statement");
+    for (owner, identities) in [(Some("a-1"), &identities[..]), (None, &identities[..]), (Some("a-1"), &[][..])] {
+        let statement = lists::statement(DbBackend::Sqlite, "acme", owner, identities).expect("statement");
         assert_lookups(&plan(statement).await);
     }
     assert!(lists::statement(DbBackend::Sqlite, "acme", None, &[]).is_none());
@@ -83,8 +59,7 @@ async fn lists_query_uses_the_keys() {
 
 #[test]
 fn postgres_placeholders_are_numbered() {
-    let statement = lists::statement(DbBackend::Postgres, "acme", Some("a-1"), &[identity("1")])
-        .expect("statement");
+    let statement = lists::statement(DbBackend::Postgres, "acme", Some("a-1"), &[identity("1")]).expect("statement");
     assert!(statement.sql.contains("$9"), "{}", statement.sql);
     assert!(!statement.sql.contains('?'), "{}", statement.sql);
     assert_eq!(statement.values.map(|v| v.0.len()), Some(9));

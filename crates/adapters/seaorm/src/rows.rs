@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use roster_application::RepositoryError;
 use roster_domain::{
-    CalendarDate, Email, Extension, Pilot, Status, TelephonyConfiguration, Text, User, UserId,
-    UserProfile, WorkFromHome,
+    CalendarDate, Email, Extension, Pilot, Status, TelephonyConfiguration, Text, User, UserId, UserProfile,
+    WorkFromHome,
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
@@ -148,35 +148,15 @@ pub(crate) fn to_user(row: users::Model, lists: Lists) -> Result<User, Repositor
             job_title: text("job_title", &row.job_title)?,
             pilot: opt("pilot", row.pilot.as_deref(), Pilot::parse)?,
             status: Status::parse(&row.status).map_err(corrupt("status"))?,
-            work_from_home: opt(
-                "work_from_home",
-                row.work_from_home.as_deref(),
-                WorkFromHome::parse,
-            )?,
+            work_from_home: opt("work_from_home", row.work_from_home.as_deref(), WorkFromHome::parse)?,
             organization: text("organization", &row.organization)?,
             contact_center: text("contact_center", &row.contact_center)?,
             site: text("site", &row.site)?,
-            roles: lists
-                .roles
-                .iter()
-                .map(|r| text("user_roles.name", r))
-                .collect::<Result<_, _>>()?,
-            teams: lists
-                .teams
-                .iter()
-                .map(|t| text("user_teams.name", t))
-                .collect::<Result<_, _>>()?,
-            telephony_configurations: lists
-                .telephony
-                .into_iter()
-                .map(telephony)
-                .collect::<Result<_, _>>()?,
+            roles: lists.roles.iter().map(|r| text("user_roles.name", r)).collect::<Result<_, _>>()?,
+            teams: lists.teams.iter().map(|t| text("user_teams.name", t)).collect::<Result<_, _>>()?,
+            telephony_configurations: lists.telephony.into_iter().map(telephony).collect::<Result<_, _>>()?,
             coach_id: opt("coach_id", row.coach_id.as_deref(), UserId::parse)?,
-            supervisor_name: opt(
-                "supervisor_name",
-                row.supervisor_name.as_deref(),
-                Text::parse,
-            )?,
+            supervisor_name: opt("supervisor_name", row.supervisor_name.as_deref(), Text::parse)?,
             supervisor_id: opt("supervisor_id", row.supervisor_id.as_deref(), UserId::parse)?,
             email: opt("email", row.email.as_deref(), Email::parse)?,
         },

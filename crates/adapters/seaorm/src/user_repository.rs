@@ -6,15 +6,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use roster_application::{
-    RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
-};
+use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
 use roster_domain::{Namespace, User, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
+    QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::entity::{user_roles, user_teams, user_telephony, users};
@@ -50,8 +47,8 @@ impl SeaOrmUserRepository {
     /// A repository on `db`, which must be migrated
     /// (`roster_migrations::Migrator::up`).
     pub fn new(db: DatabaseConnection) -> Self {
-        let sqlite_writer = (db.get_database_backend() == DbBackend::Sqlite)
-            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let sqlite_writer =
+            (db.get_database_backend() == DbBackend::Sqlite).then(|| Arc::new(tokio::sync::Mutex::new(())));
         SeaOrmUserRepository { db, sqlite_writer }
     }
 }
@@ -60,10 +57,8 @@ impl SeaOrmUserRepository {
 /// the racers that collided do not collide again in step.
 fn backoff(tries: u32) -> Duration {
     let base = 1u64 << tries.min(6);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     // the low bits of the clock are noise enough to spread a few racers
     let jitter_us = u64::from(nanos.wrapping_mul(2_654_435_761) >> 8) % (base * 1000);
     Duration::from_millis(base) + Duration::from_micros(jitter_us)
@@ -110,9 +105,7 @@ async fn write_user_row(
             .exec(txn)
             .await?;
         if updated.rows_affected == 0 {
-            users::Entity::insert(user)
-                .exec_without_returning(txn)
-                .await?;
+            users::Entity::insert(user).exec_without_returning(txn).await?;
         }
         return Ok(());
     }
@@ -140,21 +133,13 @@ async fn write_user_row(
             C::UpdatedAt,
         ])
         .to_owned();
-    users::Entity::insert(user)
-        .on_conflict(on_conflict)
-        .exec_without_returning(txn)
-        .await?;
+    users::Entity::insert(user).on_conflict(on_conflict).exec_without_returning(txn).await?;
     Ok(())
 }
 
 /// Everything of one save, inside `txn`. The first statement writes, so
 /// SQLite takes the write lock at once.
-async fn write_user(
-    txn: &DatabaseTransaction,
-    namespace: &str,
-    user_id: &str,
-    rows: UserRows,
-) -> Result<(), DbErr> {
+async fn write_user(txn: &DatabaseTransaction, namespace: &str, user_id: &str, rows: UserRows) -> Result<(), DbErr> {
     write_user_row(txn, rows.user, namespace, user_id).await?;
     user_roles::Entity::delete_many()
         .filter(user_roles::Column::Namespace.eq(namespace))
@@ -172,19 +157,13 @@ async fn write_user(
         .exec(txn)
         .await?;
     if !rows.roles.is_empty() {
-        user_roles::Entity::insert_many(rows.roles)
-            .exec_without_returning(txn)
-            .await?;
+        user_roles::Entity::insert_many(rows.roles).exec_without_returning(txn).await?;
     }
     if !rows.teams.is_empty() {
-        user_teams::Entity::insert_many(rows.teams)
-            .exec_without_returning(txn)
-            .await?;
+        user_teams::Entity::insert_many(rows.teams).exec_without_returning(txn).await?;
     }
     if !rows.telephony.is_empty() {
-        user_telephony::Entity::insert_many(rows.telephony)
-            .exec_without_returning(txn)
-            .await?;
+        user_telephony::Entity::insert_many(rows.telephony).exec_without_returning(txn).await?;
     }
     Ok(())
 }
@@ -196,11 +175,7 @@ async fn write_user(
 /// a range over the whole namespace.
 pub(crate) fn context_users(namespace: &str, query: &UpsertContextQuery) -> Select<users::Entity> {
     use users::Column as C;
-    let key = |column: C, value: &str| {
-        Condition::all()
-            .add(C::Namespace.eq(namespace))
-            .add(column.eq(value))
-    };
+    let key = |column: C, value: &str| Condition::all().add(C::Namespace.eq(namespace)).add(column.eq(value));
     let mut which = Condition::any();
     for id in std::iter::once(&query.user_id).chain(&query.references) {
         which = which.add(key(C::UserId, id.as_str()));
@@ -241,11 +216,7 @@ impl SeaOrmUserRepository {
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
     #[tracing::instrument(skip(self), err)]
-    async fn find(
-        &self,
-        namespace: &Namespace,
-        user_id: &UserId,
-    ) -> Result<Option<User>, RepositoryError> {
+    async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError> {
         let ns = namespace.as_str();
         let found = with_retries("find", || async {
             // (`filter` + `all` rather than `find_by_id` + `one`: the
@@ -264,9 +235,7 @@ impl UserRepository for SeaOrmUserRepository {
         })
         .await
         .map_err(to_repository_error)?;
-        found
-            .map(|(row, lists)| rows::to_user(row, lists))
-            .transpose()
+        found.map(|(row, lists)| rows::to_user(row, lists)).transpose()
     }
 
     #[tracing::instrument(skip(self, query), fields(user_id = %query.user_id), err)]
@@ -313,46 +282,25 @@ impl UserRepository for SeaOrmUserRepository {
             .identities
             .iter()
             .filter_map(|identity| {
-                lists
-                    .identity_owners
-                    .iter()
-                    .find(|(held, _)| held == identity)
-                    .map(|(_, owner)| (identity, owner))
+                lists.identity_owners.iter().find(|(held, _)| held == identity).map(|(_, owner)| (identity, owner))
             })
             .map(|(identity, owner)| Ok((identity.clone(), rows::user_id(owner)?)))
             .collect::<Result<Vec<_>, RepositoryError>>()?;
-        let existing = match found
-            .iter()
-            .position(|r| r.user_id == query.user_id.as_str())
-        {
+        let existing = match found.iter().position(|r| r.user_id == query.user_id.as_str()) {
             Some(i) => Some(rows::to_user(found.swap_remove(i), lists)?),
             None => None,
         };
-        Ok(UpsertContext {
-            existing,
-            references,
-            email_owner,
-            identity_owners,
-        })
+        Ok(UpsertContext { existing, references, email_owner, identity_owners })
     }
 
     #[tracing::instrument(skip(self, user, at), fields(user_id = %user.user_id), err)]
-    async fn save(
-        &self,
-        namespace: &Namespace,
-        user: &User,
-        at: DateTime<Utc>,
-    ) -> Result<(), RepositoryError> {
+    async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
         let (ns, id) = (namespace.as_str(), user.user_id.as_str());
         let _writer = match &self.sqlite_writer {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        with_retries("save", || {
-            self.save_once(ns, id, rows::to_rows(ns, user, at))
-        })
-        .await
-        .map_err(to_repository_error)
+        with_retries("save", || self.save_once(ns, id, rows::to_rows(ns, user, at))).await.map_err(to_repository_error)
     }
 
     #[tracing::instrument(skip(self), err)]

@@ -35,29 +35,18 @@ impl Drop for Sqlite {
 
 fn unique_path() -> PathBuf {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!(
-        "roster-contract-{}-{n}-{nanos}.db",
-        std::process::id()
-    ))
+    std::env::temp_dir().join(format!("roster-contract-{}-{n}-{nanos}.db", std::process::id()))
 }
 
 async fn fixture() -> Sqlite {
     let path = unique_path();
-    let settings = DatabaseSettings {
-        url: format!("sqlite://{}?mode=rwc", path.display()),
-        ..DatabaseSettings::default()
-    };
+    let settings =
+        DatabaseSettings { url: format!("sqlite://{}?mode=rwc", path.display()), ..DatabaseSettings::default() };
     let db = connect(&settings).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
-    Sqlite {
-        repository: Arc::new(SeaOrmUserRepository::new(db)),
-        path,
-    }
+    Sqlite { repository: Arc::new(SeaOrmUserRepository::new(db)), path }
 }
 
 roster_application::repository_contract_tests!(fixture());

@@ -20,22 +20,13 @@ struct TempDb(PathBuf);
 impl TempDb {
     fn new() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        TempDb(std::env::temp_dir().join(format!(
-            "roster-sqlite-{}-{n}-{nanos}.db",
-            std::process::id()
-        )))
+        TempDb(std::env::temp_dir().join(format!("roster-sqlite-{}-{n}-{nanos}.db", std::process::id())))
     }
 
     fn settings(&self) -> DatabaseSettings {
-        DatabaseSettings {
-            url: format!("sqlite://{}?mode=rwc", self.0.display()),
-            ..DatabaseSettings::default()
-        }
+        DatabaseSettings { url: format!("sqlite://{}?mode=rwc", self.0.display()), ..DatabaseSettings::default() }
     }
 
     async fn migrated(&self, settings: &DatabaseSettings) -> DatabaseConnection {
@@ -60,17 +51,12 @@ fn ns() -> Namespace {
 }
 
 fn at() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
-        .single()
-        .expect("time")
+    Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("time")
 }
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> String {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .expect(sql)
-        .expect("a row");
+    let row =
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect(sql).expect("a row");
     row.try_get_by_index::<String>(0)
         .or_else(|_| row.try_get_by_index::<i64>(0).map(|n| n.to_string()))
         .expect("a value")
@@ -91,10 +77,7 @@ async fn sqlite_is_created_in_wal_mode_with_a_busy_timeout_and_foreign_keys() {
 #[tokio::test]
 async fn a_missing_file_without_rwc_is_an_error() {
     let tmp = TempDb::new();
-    let settings = DatabaseSettings {
-        url: format!("sqlite://{}", tmp.0.display()),
-        ..DatabaseSettings::default()
-    };
+    let settings = DatabaseSettings { url: format!("sqlite://{}", tmp.0.display()), ..DatabaseSettings::default() };
     assert!(connect(&settings).await.is_err());
     assert!(!tmp.0.exists());
 }
@@ -104,26 +87,11 @@ async fn deleting_a_user_deletes_its_lists() {
     let tmp = TempDb::new();
     let db = tmp.migrated(&tmp.settings()).await;
     let repo = SeaOrmUserRepository::new(db.clone());
-    repo.save(
-        &ns(),
-        &sample_user("a-1", Some("a@example.com"), &["1", "2"], &[]),
-        at(),
-    )
-    .await
-    .expect("save");
-    assert_eq!(
-        scalar(&db, "SELECT COUNT(*) FROM user_telephony").await,
-        "2"
-    );
-    db.execute_unprepared("DELETE FROM users")
-        .await
-        .expect("delete");
+    repo.save(&ns(), &sample_user("a-1", Some("a@example.com"), &["1", "2"], &[]), at()).await.expect("save");
+    assert_eq!(scalar(&db, "SELECT COUNT(*) FROM user_telephony").await, "2");
+    db.execute_unprepared("DELETE FROM users").await.expect("delete");
     for table in ["user_roles", "user_teams", "user_telephony"] {
-        assert_eq!(
-            scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await,
-            "0",
-            "{table}"
-        );
+        assert_eq!(scalar(&db, &format!("SELECT COUNT(*) FROM {table}")).await, "0", "{table}");
     }
 }
 
@@ -132,16 +100,9 @@ async fn a_stored_value_the_domain_refuses_is_internal() {
     let tmp = TempDb::new();
     let db = tmp.migrated(&tmp.settings()).await;
     let repo = SeaOrmUserRepository::new(db.clone());
-    repo.save(&ns(), &sample_user("a-1", None, &["1"], &[]), at())
-        .await
-        .expect("save");
-    db.execute_unprepared("UPDATE users SET status = 'Retired'")
-        .await
-        .expect("corrupt");
-    let err = repo
-        .find(&ns(), &UserId::parse("a-1").expect("id"))
-        .await
-        .expect_err("corrupt row");
+    repo.save(&ns(), &sample_user("a-1", None, &["1"], &[]), at()).await.expect("save");
+    db.execute_unprepared("UPDATE users SET status = 'Retired'").await.expect("corrupt");
+    let err = repo.find(&ns(), &UserId::parse("a-1").expect("id")).await.expect_err("corrupt row");
     assert!(matches!(err, RepositoryError::Internal(_)), "got {err:?}");
     assert!(format!("{:?}", err).contains("status"), "{err:?}");
 }
@@ -149,19 +110,13 @@ async fn a_stored_value_the_domain_refuses_is_internal() {
 #[tokio::test]
 async fn an_exhausted_pool_is_unavailable() {
     let tmp = TempDb::new();
-    let settings = DatabaseSettings {
-        max_connections: 1,
-        acquire_timeout: Duration::from_millis(200),
-        ..tmp.settings()
-    };
+    let settings =
+        DatabaseSettings { max_connections: 1, acquire_timeout: Duration::from_millis(200), ..tmp.settings() };
     let db = tmp.migrated(&settings).await;
     let repo = SeaOrmUserRepository::new(db.clone());
     let held = db.begin().await.expect("hold the only connection");
     let err = repo.ping().await.expect_err("no connection free");
-    assert!(
-        matches!(err, RepositoryError::Unavailable(_)),
-        "got {err:?}"
-    );
+    assert!(matches!(err, RepositoryError::Unavailable(_)), "got {err:?}");
     drop(held);
     repo.ping().await.expect("free again");
 }
@@ -170,10 +125,7 @@ async fn an_exhausted_pool_is_unavailable() {
 async fn a_missing_schema_is_internal() {
     let tmp = TempDb::new();
     let repo = SeaOrmUserRepository::new(connect(&tmp.settings()).await.expect("connect"));
-    let err = repo
-        .find(&ns(), &UserId::parse("a-1").expect("id"))
-        .await
-        .expect_err("no tables");
+    let err = repo.find(&ns(), &UserId::parse("a-1").expect("id")).await.expect_err("no tables");
     assert!(matches!(err, RepositoryError::Internal(_)), "got {err:?}");
 }
 
@@ -186,17 +138,8 @@ async fn writers_of_two_pools_on_one_file_all_succeed() {
     let second = SeaOrmUserRepository::new(connect(&tmp.settings()).await.expect("connect"));
     let tasks: Vec<_> = (0..24)
         .map(|i| {
-            let repo = if i % 2 == 0 {
-                first.clone()
-            } else {
-                second.clone()
-            };
-            let user = sample_user(
-                &format!("u-{i}"),
-                Some(&format!("u{i}@example.com")),
-                &[&i.to_string()],
-                &[],
-            );
+            let repo = if i % 2 == 0 { first.clone() } else { second.clone() };
+            let user = sample_user(&format!("u-{i}"), Some(&format!("u{i}@example.com")), &[&i.to_string()], &[]);
             tokio::spawn(async move { repo.save(&ns(), &user, at()).await })
         })
         .collect();

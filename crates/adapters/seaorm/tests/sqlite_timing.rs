@@ -19,24 +19,14 @@ const CALLS: usize = 5_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "timing, run on demand"]
 async fn upsert_context_and_save_timing() {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let path: PathBuf =
-        std::env::temp_dir().join(format!("roster-timing-{}-{nanos}.db", std::process::id()));
-    let settings = DatabaseSettings {
-        url: format!("sqlite://{}?mode=rwc", path.display()),
-        ..Default::default()
-    };
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let path: PathBuf = std::env::temp_dir().join(format!("roster-timing-{}-{nanos}.db", std::process::id()));
+    let settings = DatabaseSettings { url: format!("sqlite://{}?mode=rwc", path.display()), ..Default::default() };
     let db = connect(&settings).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
     let repo = SeaOrmUserRepository::new(db);
     let ns = Namespace::parse("acme").expect("ns");
-    let at = Utc
-        .with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
-        .single()
-        .expect("time");
+    let at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("time");
 
     let users: Vec<_> = (0..USERS)
         .map(|i| {
@@ -61,17 +51,9 @@ async fn upsert_context_and_save_timing() {
             let u = &users[i];
             UpsertContextQuery {
                 user_id: u.user_id.clone(),
-                references: vec![
-                    id(format!("u-{}", (i + 1) % USERS)),
-                    id(format!("u-{}", (i + 2) % USERS)),
-                ],
+                references: vec![id(format!("u-{}", (i + 1) % USERS)), id(format!("u-{}", (i + 2) % USERS))],
                 email: Some(format!("u{i}@example.com")),
-                identities: u
-                    .profile
-                    .telephony_configurations
-                    .iter()
-                    .map(|c| c.identity())
-                    .collect(),
+                identities: u.profile.telephony_configurations.iter().map(|c| c.identity()).collect(),
             }
         })
         .collect();
@@ -85,10 +67,7 @@ async fn upsert_context_and_save_timing() {
     let new_queries: Vec<_> = queries
         .iter()
         .enumerate()
-        .map(|(k, q)| UpsertContextQuery {
-            user_id: id(format!("new-{k}")),
-            ..q.clone()
-        })
+        .map(|(k, q)| UpsertContextQuery { user_id: id(format!("new-{k}")), ..q.clone() })
         .collect();
     let started = Instant::now();
     for q in &new_queries {
@@ -104,19 +83,14 @@ async fn upsert_context_and_save_timing() {
     let ping = started.elapsed() / CALLS as u32;
     let started = Instant::now();
     for q in &queries {
-        repo.find(&ns, &q.user_id)
-            .await
-            .expect("find")
-            .expect("found");
+        repo.find(&ns, &q.user_id).await.expect("find").expect("found");
     }
     let find = started.elapsed() / CALLS as u32;
 
     println!("ping (SELECT 1): {ping:?} per call");
     println!("find: {find:?} per call");
     println!("save (sequential, {USERS} users): {save:?} per user");
-    println!(
-        "upsert_context, existing user with 2 refs, email, 2 identities: {existing:?} per call"
-    );
+    println!("upsert_context, existing user with 2 refs, email, 2 identities: {existing:?} per call");
     println!("upsert_context, new user, same neighbours: {new:?} per call");
     drop(repo);
     for suffix in ["", "-wal", "-shm"] {

@@ -67,10 +67,7 @@ pub struct Answer {
 
 impl Answer {
     pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     /// `(field, code)` of each issue in `users[0].errors`.
@@ -89,17 +86,9 @@ impl Answer {
     /// Asserts an RFC 9457 problem document with this status.
     pub fn assert_problem(&self, status: u16) {
         assert_eq!(self.status, status, "{}", self.raw);
-        assert!(
-            self.content_type().starts_with("application/problem+json"),
-            "content type {}",
-            self.content_type()
-        );
+        assert!(self.content_type().starts_with("application/problem+json"), "content type {}", self.content_type());
         for key in ["type", "title", "detail"] {
-            assert!(
-                self.body[key].is_string(),
-                "problem without {key}: {}",
-                self.raw
-            );
+            assert!(self.body[key].is_string(), "problem without {key}: {}", self.raw);
         }
         assert_eq!(self.body["status"], status);
     }
@@ -109,12 +98,7 @@ fn issues(v: &Value) -> Vec<(String, String)> {
     v.as_array()
         .map(|a| {
             a.iter()
-                .map(|i| {
-                    (
-                        i["field"].as_str().unwrap_or("").to_owned(),
-                        i["code"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
+                .map(|i| (i["field"].as_str().unwrap_or("").to_owned(), i["code"].as_str().unwrap_or("").to_owned()))
                 .collect()
         })
         .unwrap_or_default()
@@ -125,10 +109,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         Backend::Memory => ("memory:".to_owned(), None),
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("roster-api-{}.db", uuid::Uuid::now_v7()));
-            (
-                format!("sqlite://{}?mode=rwc", path.display()),
-                Some(TempSqlite(path)),
-            )
+            (format!("sqlite://{}?mode=rwc", path.display()), Some(TempSqlite(path)))
         }
     };
     let env = vec![
@@ -141,34 +122,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp {
-        address,
-        client: awc::Client::builder().disable_timeout().finish(),
-        handle,
-        database_url: url,
-        _db: db,
-    }
+    TestApp { address, client: awc::Client::builder().disable_timeout().finish(), handle, database_url: url, _db: db }
 }
 
 impl TestApp {
     /// The SQLite URL the app runs on; `None` in memory.
     pub fn database_url(&self) -> Option<&str> {
-        self.database_url
-            .starts_with("sqlite:")
-            .then_some(self.database_url.as_str())
+        self.database_url.starts_with("sqlite:").then_some(self.database_url.as_str())
     }
 
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<Vec<u8>>,
-    ) -> Answer {
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Answer {
         let method = awc::http::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut req = self
-            .client
-            .request(method, format!("{}{path}", self.address));
+        let mut req = self.client.request(method, format!("{}{path}", self.address));
         for (k, v) in headers {
             req = req.insert_header((*k, *v));
         }
@@ -199,13 +164,7 @@ impl TestApp {
     }
 
     pub async fn get_user(&self, namespace: &str, user_id: &str) -> Answer {
-        self.request(
-            "GET",
-            &format!("/api-ext/domain/{namespace}/user/{user_id}"),
-            &[],
-            None,
-        )
-        .await
+        self.request("GET", &format!("/api-ext/domain/{namespace}/user/{user_id}"), &[], None).await
     }
 }
 
@@ -253,15 +212,9 @@ pub fn without(mut u: Value, fields: &[&str]) -> Value {
 
 /// `[(field, code)]` as owned pairs, to compare with `Answer::user_errors()`.
 pub fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-    items
-        .iter()
-        .map(|(f, c)| ((*f).to_owned(), (*c).to_owned()))
-        .collect()
+    items.iter().map(|(f, c)| ((*f).to_owned(), (*c).to_owned())).collect()
 }
 
 pub fn today() -> String {
-    chrono::Utc::now()
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
+    chrono::Utc::now().date_naive().format("%Y-%m-%d").to_string()
 }

@@ -24,13 +24,8 @@ async fn responses_follow_accept(backend: Backend) {
         let body = body.clone();
         let app = &app;
         async move {
-            app.request(
-                "POST",
-                "/api-ext/domain/acme/user",
-                &[("content-type", ct), ("accept", accept)],
-                Some(body),
-            )
-            .await
+            app.request("POST", "/api-ext/domain/acme/user", &[("content-type", ct), ("accept", accept)], Some(body))
+                .await
         }
     };
     let r = post(VND, VND).await;
@@ -41,53 +36,22 @@ async fn responses_follow_accept(backend: Backend) {
     assert_eq!((r.status, r.content_type()), (200, "application/json"));
     let r = post("text/html", "application/json").await;
     r.assert_problem(406);
-    let r = app
-        .request(
-            "GET",
-            "/api-ext/domain/acme/user/a-1",
-            &[("accept", VND)],
-            None,
-        )
-        .await;
+    let r = app.request("GET", "/api-ext/domain/acme/user/a-1", &[("accept", VND)], None).await;
     assert_eq!((r.status, r.content_type()), (200, VND));
-    app.request(
-        "GET",
-        "/api-ext/domain/acme/user/a-1",
-        &[("accept", "application/xml")],
-        None,
-    )
-    .await
-    .assert_problem(406);
+    app.request("GET", "/api-ext/domain/acme/user/a-1", &[("accept", "application/xml")], None)
+        .await
+        .assert_problem(406);
 }
 
 async fn content_type_must_be_json(backend: Backend) {
     let app = spawn_app(backend).await;
     let body = serde_json::to_vec(&user("a-1", "1")).unwrap();
-    for ct in [
-        "text/plain",
-        "application/x-www-form-urlencoded",
-        "application/json; charset=latin1",
-        "text/csv",
-    ] {
-        let r = app
-            .request(
-                "POST",
-                "/api-ext/domain/acme/user",
-                &[("content-type", ct)],
-                Some(body.clone()),
-            )
-            .await;
+    for ct in ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin1", "text/csv"] {
+        let r = app.request("POST", "/api-ext/domain/acme/user", &[("content-type", ct)], Some(body.clone())).await;
         r.assert_problem(415);
-        assert!(
-            r.body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("application/json")
-        );
+        assert!(r.body["detail"].as_str().unwrap().contains("application/json"));
     }
-    app.request("POST", "/api-ext/domain/acme/user", &[], Some(body))
-        .await
-        .assert_problem(415);
+    app.request("POST", "/api-ext/domain/acme/user", &[], Some(body)).await.assert_problem(415);
     app.get_user("acme", "a-1").await.assert_problem(404);
 }
 
@@ -106,22 +70,14 @@ async fn bodies_over_one_mebibyte_are_refused(backend: Backend) {
 
 async fn errors_are_problem_documents(backend: Backend) {
     let app = spawn_app(backend).await;
-    let r = app
-        .request("DELETE", "/api-ext/domain/acme/user/a-1", &[], None)
-        .await;
+    let r = app.request("DELETE", "/api-ext/domain/acme/user/a-1", &[], None).await;
     r.assert_problem(405);
     assert_eq!(r.headers.get("allow").unwrap(), "GET");
-    let r = app
-        .request("GET", "/api-ext/domain/acme/user", &[], None)
-        .await;
+    let r = app.request("GET", "/api-ext/domain/acme/user", &[], None).await;
     r.assert_problem(405);
     assert_eq!(r.headers.get("allow").unwrap(), "POST");
-    app.request("PUT", "/health/live", &[], None)
-        .await
-        .assert_problem(405);
-    app.request("GET", "/no/such/thing", &[], None)
-        .await
-        .assert_problem(404);
+    app.request("PUT", "/health/live", &[], None).await.assert_problem(405);
+    app.request("GET", "/no/such/thing", &[], None).await.assert_problem(404);
     let r = app.get_user("acme", "nobody").await;
     r.assert_problem(404);
     assert!(r.body["detail"].as_str().unwrap().contains("nobody"));
@@ -138,14 +94,7 @@ async fn every_response_has_a_request_id(backend: Backend) {
     ];
     let mut ids: Vec<String> = answers
         .iter()
-        .map(|a| {
-            a.headers
-                .get("x-request-id")
-                .expect("x-request-id")
-                .to_str()
-                .unwrap()
-                .to_owned()
-        })
+        .map(|a| a.headers.get("x-request-id").expect("x-request-id").to_str().unwrap().to_owned())
         .collect();
     ids.sort();
     ids.dedup();
@@ -163,9 +112,7 @@ async fn health_endpoints_answer(backend: Backend) {
 
 async fn the_spec_and_swagger_ui_are_served(backend: Backend) {
     let app = spawn_app(backend).await;
-    let r = app
-        .request("GET", "/api-docs/openapi.json", &[], None)
-        .await;
+    let r = app.request("GET", "/api-docs/openapi.json", &[], None).await;
     assert_eq!(r.status, 200);
     let committed: Value = serde_json::from_str(&roster_openapi::document_json()).unwrap();
     assert_eq!(r.body, committed, "the served spec is the generated one");
@@ -193,23 +140,12 @@ async fn a_broken_store_is_an_opaque_problem_document() {
         ..Default::default()
     };
     let db = roster_store_seaorm::connect(&settings).await.unwrap();
-    db.execute_unprepared("DROP TABLE user_roles")
-        .await
-        .unwrap();
+    db.execute_unprepared("DROP TABLE user_roles").await.unwrap();
 
     let r = app.get_user("acme", "a-1").await;
     r.assert_problem(500);
-    assert!(
-        !r.raw.contains("user_roles"),
-        "no database text reaches the client: {}",
-        r.raw
-    );
+    assert!(!r.raw.contains("user_roles"), "no database text reaches the client: {}", r.raw);
     let r = app.upsert("acme", "", &user("a-2", "2")).await;
     r.assert_problem(500);
-    assert!(
-        r.body["detail"]
-            .as_str()
-            .unwrap()
-            .contains("nothing was written")
-    );
+    assert!(r.body["detail"].as_str().unwrap().contains("nothing was written"));
 }

@@ -46,10 +46,7 @@ async fn a_valid_user_is_created_and_read_back(backend: Backend) {
     let got = app.get_user("acme", "a-1001").await;
     assert_eq!(got.status, 200, "{}", got.raw);
     let expected = with(sent, &[("activationDate", json!(today()))]);
-    assert_eq!(
-        got.body, expected,
-        "stored whole; a new user gets the processing date"
-    );
+    assert_eq!(got.body, expected, "stored whole; a new user gets the processing date");
 }
 
 async fn a_dry_run_reports_and_stores_nothing(backend: Backend) {
@@ -57,10 +54,7 @@ async fn a_dry_run_reports_and_stores_nothing(backend: Backend) {
     let r = app.upsert("acme", "?commit=false", &user("a-1", "1")).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.body["commit"], false);
-    assert_eq!(
-        r.body["users"][0]["action"], "create",
-        "says what would be done"
-    );
+    assert_eq!(r.body["users"][0]["action"], "create", "says what would be done");
     assert_eq!(r.body["users"][0]["persisted"], false);
     assert_eq!(r.body["summary"]["created"], 1);
     assert_eq!(r.body["summary"]["persisted"], 0);
@@ -68,24 +62,12 @@ async fn a_dry_run_reports_and_stores_nothing(backend: Backend) {
 
     // a dry run of an update names the changes, and changes nothing
     app.upsert("acme", "", &user("a-1", "1")).await;
-    let r = app
-        .upsert(
-            "acme",
-            "?commit=false",
-            &with(user("a-1", "1"), &[("jobTitle", json!("Lead"))]),
-        )
-        .await;
+    let r = app.upsert("acme", "?commit=false", &with(user("a-1", "1"), &[("jobTitle", json!("Lead"))])).await;
     assert_eq!(r.body["users"][0]["action"], "update");
     assert_eq!(r.body["users"][0]["changedFields"], json!(["jobTitle"]));
     assert_eq!(app.get_user("acme", "a-1").await.body["jobTitle"], "Agent");
     // and an invalid dry run is a 400 like a real one
-    let r = app
-        .upsert(
-            "acme",
-            "?commit=false",
-            &without(user("a-2", "2"), &["site"]),
-        )
-        .await;
+    let r = app.upsert("acme", "?commit=false", &without(user("a-2", "2"), &["site"])).await;
     assert_eq!(r.status, 400);
     assert_eq!(r.user_errors(), pairs(&[("site", "required")]));
 }
@@ -104,21 +86,12 @@ async fn an_update_lists_changed_fields_and_unchanged_is_not_rewritten(backend: 
     let r = app.upsert("acme", "", &changed).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.body["users"][0]["action"], "update");
-    assert_eq!(
-        r.body["users"][0]["changedFields"],
-        json!(["jobTitle", "teams", "email"])
-    );
+    assert_eq!(r.body["users"][0]["changedFields"], json!(["jobTitle", "teams", "email"]));
     assert_eq!(r.body["summary"]["updated"], 1);
-    assert_eq!(
-        app.get_user("acme", "a-1").await.body["teams"],
-        json!(["Billing", "Sales"])
-    );
+    assert_eq!(app.get_user("acme", "a-1").await.body["teams"], json!(["Billing", "Sales"]));
 
     // the same again, lists reordered and activationDate left out: unchanged, not written
-    let again = without(
-        with(changed.clone(), &[("teams", json!(["Sales", "Billing"]))]),
-        &["activationDate"],
-    );
+    let again = without(with(changed.clone(), &[("teams", json!(["Sales", "Billing"]))]), &["activationDate"]);
     let r = app.upsert("acme", "", &again).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["users"][0]["action"], "unchanged");
@@ -135,10 +108,7 @@ async fn an_update_lists_changed_fields_and_unchanged_is_not_rewritten(backend: 
     assert_eq!(r.body["users"][0]["action"], "unchanged");
     assert_eq!(r.body["users"][0]["persisted"], true);
     assert_eq!(r.body["forceCommit"], true);
-    assert_eq!(
-        app.get_user("acme", "a-1").await.body["teams"],
-        json!(["Sales", "Billing"])
-    );
+    assert_eq!(app.get_user("acme", "a-1").await.body["teams"], json!(["Sales", "Billing"]));
 }
 
 async fn every_problem_is_reported_at_once_and_nothing_is_stored(backend: Backend) {
@@ -188,26 +158,12 @@ async fn every_problem_is_reported_at_once_and_nothing_is_stored(backend: Backen
         ("activationDate", "invalid_date"),
         ("coachId", "self_reference"),
     ] {
-        assert!(
-            errors.contains(&(field.to_owned(), code.to_owned())),
-            "missing ({field}, {code}) in {errors:?}"
-        );
+        assert!(errors.contains(&(field.to_owned(), code.to_owned())), "missing ({field}, {code}) in {errors:?}");
     }
     assert_eq!(r.user_warnings(), pairs(&[("emial", "unknown_field")]));
-    let status_error = &r.body["users"][0]["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["field"] == "status")
-        .unwrap()
-        .clone();
-    assert!(
-        status_error["message"]
-            .as_str()
-            .unwrap()
-            .contains("Active, Inactive"),
-        "the allowed values are listed"
-    );
+    let status_error =
+        &r.body["users"][0]["errors"].as_array().unwrap().iter().find(|e| e["field"] == "status").unwrap().clone();
+    assert!(status_error["message"].as_str().unwrap().contains("Active, Inactive"), "the allowed values are listed");
     assert_eq!(status_error["value"], "active");
     assert_eq!(r.body["summary"]["invalid"], 1);
     app.get_user("acme", "a-1").await.assert_problem(404);
@@ -223,28 +179,11 @@ async fn malformed_and_wrongly_shaped_bodies_get_a_report(backend: Backend) {
         (&b"42"[..], "number"),
         (&b"\"x\""[..], "string"),
     ] {
-        let r = app
-            .request(
-                "POST",
-                "/api-ext/domain/acme/user",
-                &json_header,
-                Some(body.to_vec()),
-            )
-            .await;
+        let r = app.request("POST", "/api-ext/domain/acme/user", &json_header, Some(body.to_vec())).await;
         assert_eq!(r.status, 400, "{}", r.raw);
         assert_eq!(r.body["status"], "failed");
-        assert_eq!(
-            r.request_errors(),
-            vec![(String::new(), "malformed_json".to_owned())]
-        );
-        assert!(
-            r.body["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains(needle),
-            "{}",
-            r.raw
-        );
+        assert_eq!(r.request_errors(), vec![(String::new(), "malformed_json".to_owned())]);
+        assert!(r.body["errors"][0]["message"].as_str().unwrap().contains(needle), "{}", r.raw);
         assert_eq!(r.body["summary"]["received"], 0);
         assert_eq!(r.body["users"], json!([]));
     }
@@ -253,71 +192,32 @@ async fn malformed_and_wrongly_shaped_bodies_get_a_report(backend: Backend) {
         .upsert(
             "acme",
             "",
-            &with(
-                user("a-1", "1"),
-                &[
-                    ("site", json!(7)),
-                    ("roles", json!({"a": 1})),
-                    ("teams", json!([1])),
-                ],
-            ),
+            &with(user("a-1", "1"), &[("site", json!(7)), ("roles", json!({"a": 1})), ("teams", json!([1]))]),
         )
         .await;
     assert_eq!(r.status, 400);
     assert_eq!(
         r.user_errors(),
-        pairs(&[
-            ("site", "invalid_type"),
-            ("roles", "invalid_type"),
-            ("teams[0]", "invalid_type")
-        ])
+        pairs(&[("site", "invalid_type"), ("roles", "invalid_type"), ("teams[0]", "invalid_type")])
     );
 }
 
 async fn commit_and_force_commit_are_strict(backend: Backend) {
     let app = spawn_app(backend).await;
-    for query in [
-        "?commit=yes",
-        "?commit=",
-        "?commit=flase",
-        "?commit=1",
-        "?commit=true&commit=false",
-    ] {
+    for query in ["?commit=yes", "?commit=", "?commit=flase", "?commit=1", "?commit=true&commit=false"] {
         let r = app.upsert("acme", query, &user("a-1", "1")).await;
         assert_eq!(r.status, 400, "{query}: {}", r.raw);
-        assert_eq!(
-            r.request_errors(),
-            pairs(&[("commit", "invalid_value")]),
-            "{query}"
-        );
-        assert!(
-            r.body["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains("commit")
-        );
+        assert_eq!(r.request_errors(), pairs(&[("commit", "invalid_value")]), "{query}");
+        assert!(r.body["errors"][0]["message"].as_str().unwrap().contains("commit"));
         app.get_user("acme", "a-1").await.assert_problem(404);
     }
-    let r = app
-        .upsert("acme", "?forceCommit=maybe", &user("a-1", "1"))
-        .await;
-    assert_eq!(
-        r.request_errors(),
-        pairs(&[("forceCommit", "invalid_value")])
-    );
+    let r = app.upsert("acme", "?forceCommit=maybe", &user("a-1", "1")).await;
+    assert_eq!(r.request_errors(), pairs(&[("forceCommit", "invalid_value")]));
     app.get_user("acme", "a-1").await.assert_problem(404);
     let r = app.upsert("acme", "?commit=FALSE", &user("a-1", "1")).await;
-    assert_eq!(
-        (r.status, r.body["users"][0]["persisted"].clone()),
-        (200, json!(false))
-    );
-    let r = app
-        .upsert("acme", "?commit=True&forceCommit=False", &user("a-1", "1"))
-        .await;
-    assert_eq!(
-        (r.status, r.body["users"][0]["persisted"].clone()),
-        (200, json!(true))
-    );
+    assert_eq!((r.status, r.body["users"][0]["persisted"].clone()), (200, json!(false)));
+    let r = app.upsert("acme", "?commit=True&forceCommit=False", &user("a-1", "1")).await;
+    assert_eq!((r.status, r.body["users"][0]["persisted"].clone()), (200, json!(true)));
 }
 
 async fn email_and_telephony_identity_belong_to_one_user(backend: Backend) {
@@ -336,18 +236,9 @@ async fn email_and_telephony_identity_belong_to_one_user(backend: Backend) {
     );
     let r = app.upsert("acme", "", &clash).await;
     assert_eq!(r.status, 400, "{}", r.raw);
-    assert_eq!(
-        r.user_errors(),
-        pairs(&[
-            ("email", "conflict"),
-            ("telephonyConfigurations[1].agentId", "conflict")
-        ])
-    );
+    assert_eq!(r.user_errors(), pairs(&[("email", "conflict"), ("telephonyConfigurations[1].agentId", "conflict")]));
     for e in r.body["users"][0]["errors"].as_array().unwrap() {
-        assert!(
-            e["message"].as_str().unwrap().contains("'a-1'"),
-            "names the other user: {e}"
-        );
+        assert!(e["message"].as_str().unwrap().contains("'a-1'"), "names the other user: {e}");
     }
     app.get_user("acme", "a-2").await.assert_problem(404);
     // the same agent id on another platform is fine; a-1 may keep its own values
@@ -355,32 +246,18 @@ async fn email_and_telephony_identity_belong_to_one_user(backend: Backend) {
         app.upsert(
             "acme",
             "",
-            &with(
-                user("a-3", "x"),
-                &[(
-                    "telephonyConfigurations",
-                    json!([{"platform": "Five9", "agentId": "10042"}])
-                )]
-            )
+            &with(user("a-3", "x"), &[("telephonyConfigurations", json!([{"platform": "Five9", "agentId": "10042"}]))])
         )
         .await
         .status,
         200
     );
-    assert_eq!(
-        app.upsert("acme", "", &with(first, &[("jobTitle", json!("Lead"))]))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.upsert("acme", "", &with(first, &[("jobTitle", json!("Lead"))])).await.status, 200);
 }
 
 async fn references_and_names_are_checked(backend: Backend) {
     let app = spawn_app(backend).await;
-    let boss = with(
-        user("boss", "100"),
-        &[("firstName", json!("Bob")), ("lastName", json!("Stone"))],
-    );
+    let boss = with(user("boss", "100"), &[("firstName", json!("Bob")), ("lastName", json!("Stone"))]);
     app.upsert("acme", "", &boss).await;
     let r = app
         .upsert(
@@ -388,162 +265,65 @@ async fn references_and_names_are_checked(backend: Backend) {
             "",
             &with(
                 user("a-1", "1"),
-                &[
-                    ("supervisorId", json!("boss")),
-                    ("supervisorName", json!("bob stone")),
-                    ("coachId", json!("ghost")),
-                ],
+                &[("supervisorId", json!("boss")), ("supervisorName", json!("bob stone")), ("coachId", json!("ghost"))],
             ),
         )
         .await;
     assert_eq!(r.status, 200, "warnings do not stop a write: {}", r.raw);
-    assert_eq!(
-        r.user_warnings(),
-        pairs(&[("coachId", "unknown_reference")])
-    );
+    assert_eq!(r.user_warnings(), pairs(&[("coachId", "unknown_reference")]));
     let r = app
         .upsert(
             "acme",
             "",
-            &with(
-                user("a-2", "2"),
-                &[
-                    ("supervisorId", json!("boss")),
-                    ("supervisorName", json!("Rob Stone")),
-                ],
-            ),
+            &with(user("a-2", "2"), &[("supervisorId", json!("boss")), ("supervisorName", json!("Rob Stone"))]),
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(
-        r.user_warnings(),
-        pairs(&[("supervisorName", "name_mismatch")])
-    );
-    assert!(
-        r.body["users"][0]["warnings"][0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("Bob Stone")
-    );
-    let r = app
-        .upsert(
-            "acme",
-            "",
-            &with(user("a-3", "3"), &[("supervisorId", json!("a-3"))]),
-        )
-        .await;
+    assert_eq!(r.user_warnings(), pairs(&[("supervisorName", "name_mismatch")]));
+    assert!(r.body["users"][0]["warnings"][0]["message"].as_str().unwrap().contains("Bob Stone"));
+    let r = app.upsert("acme", "", &with(user("a-3", "3"), &[("supervisorId", json!("a-3"))])).await;
     assert_eq!(r.status, 400);
-    assert_eq!(
-        r.user_errors(),
-        pairs(&[("supervisorId", "self_reference")])
-    );
+    assert_eq!(r.user_errors(), pairs(&[("supervisorId", "self_reference")]));
 }
 
 async fn deactivation_date_rules(backend: Backend) {
     let app = spawn_app(backend).await;
     // Inactive without a date: the processing date
-    let r = app
-        .upsert(
-            "acme",
-            "",
-            &with(user("a-1", "1"), &[("status", json!("Inactive"))]),
-        )
-        .await;
+    let r = app.upsert("acme", "", &with(user("a-1", "1"), &[("status", json!("Inactive"))])).await;
     assert_eq!(r.status, 200, "{}", r.raw);
-    assert_eq!(
-        app.get_user("acme", "a-1").await.body["deactivationDate"],
-        json!(today())
-    );
+    assert_eq!(app.get_user("acme", "a-1").await.body["deactivationDate"], json!(today()));
     // already inactive with a stored date: kept
-    let dated = with(
-        user("a-2", "2"),
-        &[
-            ("status", json!("Inactive")),
-            ("deactivationDate", json!("2026-03-01")),
-        ],
-    );
+    let dated = with(user("a-2", "2"), &[("status", json!("Inactive")), ("deactivationDate", json!("2026-03-01"))]);
     app.upsert("acme", "", &dated).await;
-    let r = app
-        .upsert("acme", "", &without(dated, &["deactivationDate"]))
-        .await;
+    let r = app.upsert("acme", "", &without(dated, &["deactivationDate"])).await;
     assert_eq!(r.body["users"][0]["action"], "unchanged", "{}", r.raw);
-    assert_eq!(
-        app.get_user("acme", "a-2").await.body["deactivationDate"],
-        "2026-03-01"
-    );
+    assert_eq!(app.get_user("acme", "a-2").await.body["deactivationDate"], "2026-03-01");
     // reactivating clears it
     let r = app.upsert("acme", "", &user("a-2", "2")).await;
-    assert_eq!(
-        r.body["users"][0]["changedFields"],
-        json!(["status", "deactivationDate"])
-    );
-    assert!(
-        app.get_user("acme", "a-2")
-            .await
-            .body
-            .get("deactivationDate")
-            .is_none()
-    );
+    assert_eq!(r.body["users"][0]["changedFields"], json!(["status", "deactivationDate"]));
+    assert!(app.get_user("acme", "a-2").await.body.get("deactivationDate").is_none());
     // only when Inactive; never before activationDate
+    let r = app.upsert("acme", "", &with(user("a-3", "3"), &[("deactivationDate", json!("2026-03-01"))])).await;
+    assert_eq!(r.user_errors(), pairs(&[("deactivationDate", "invalid_value")]));
     let r = app
         .upsert(
             "acme",
             "",
-            &with(
-                user("a-3", "3"),
-                &[("deactivationDate", json!("2026-03-01"))],
-            ),
+            &with(user("a-3", "3"), &[("status", json!("Inactive")), ("deactivationDate", json!("2025-12-31"))]),
         )
         .await;
-    assert_eq!(
-        r.user_errors(),
-        pairs(&[("deactivationDate", "invalid_value")])
-    );
-    let r = app
-        .upsert(
-            "acme",
-            "",
-            &with(
-                user("a-3", "3"),
-                &[
-                    ("status", json!("Inactive")),
-                    ("deactivationDate", json!("2025-12-31")),
-                ],
-            ),
-        )
-        .await;
-    assert_eq!(
-        r.user_errors(),
-        pairs(&[("deactivationDate", "date_order")])
-    );
-    let r = app
-        .upsert(
-            "acme",
-            "",
-            &with(user("a-3", "3"), &[("activationDate", json!("2026-1-5"))]),
-        )
-        .await;
-    assert_eq!(
-        r.user_errors(),
-        pairs(&[("activationDate", "invalid_format")])
-    );
+    assert_eq!(r.user_errors(), pairs(&[("deactivationDate", "date_order")]));
+    let r = app.upsert("acme", "", &with(user("a-3", "3"), &[("activationDate", json!("2026-1-5"))])).await;
+    assert_eq!(r.user_errors(), pairs(&[("activationDate", "invalid_format")]));
 }
 
 async fn namespaces_are_disjoint_and_validated(backend: Backend) {
     let app = spawn_app(backend).await;
     let u = with(user("a-1", "1"), &[("email", json!("same@example.com"))]);
     assert_eq!(app.upsert("acme", "", &u).await.status, 200);
-    assert_eq!(
-        app.upsert("globex", "", &with(u, &[("firstName", json!("Gail"))]))
-            .await
-            .status,
-        200
-    );
+    assert_eq!(app.upsert("globex", "", &with(u, &[("firstName", json!("Gail"))])).await.status, 200);
     assert_eq!(app.get_user("acme", "a-1").await.body["firstName"], "Ann");
-    assert_eq!(
-        app.get_user("globex", "a-1").await.body["firstName"],
-        "Gail"
-    );
+    assert_eq!(app.get_user("globex", "a-1").await.body["firstName"], "Gail");
     app.get_user("initech", "a-1").await.assert_problem(404);
 
     let r = app.upsert("-bad", "", &user("a-1", "1")).await;
@@ -557,9 +337,7 @@ async fn namespaces_are_disjoint_and_validated(backend: Backend) {
 async fn limits_and_duplicates(backend: Backend) {
     let app = spawn_app(backend).await;
     let roles: Vec<String> = (0..101).map(|i| format!("r{i}")).collect();
-    let tcs: Vec<Value> = (0..21)
-        .map(|i| json!({"platform": "P", "agentId": format!("{i}")}))
-        .collect();
+    let tcs: Vec<Value> = (0..21).map(|i| json!({"platform": "P", "agentId": format!("{i}")})).collect();
     let r = app
         .upsert(
             "acme",
@@ -577,75 +355,40 @@ async fn limits_and_duplicates(backend: Backend) {
         .await;
     assert_eq!(
         r.user_errors(),
-        pairs(&[
-            ("site", "too_long"),
-            ("roles", "too_many"),
-            ("telephonyConfigurations", "too_many")
-        ])
+        pairs(&[("site", "too_long"), ("roles", "too_many"), ("telephonyConfigurations", "too_many")])
     );
-    let r = app
-        .upsert("acme", "", &with(user(&"u".repeat(129), "1"), &[]))
-        .await;
+    let r = app.upsert("acme", "", &with(user(&"u".repeat(129), "1"), &[])).await;
     assert_eq!(r.user_errors(), pairs(&[("userId", "too_long")]));
     let r = app.upsert("acme", "", &with(user(" a-1", "1"), &[])).await;
     assert_eq!(r.user_errors(), pairs(&[("userId", "invalid_format")]));
-    let r = app
-        .upsert(
-            "acme",
-            "",
-            &with(user("a-1", "1"), &[("roles", json!(["Agent", "AGENT"]))]),
-        )
-        .await;
+    let r = app.upsert("acme", "", &with(user("a-1", "1"), &[("roles", json!(["Agent", "AGENT"]))])).await;
     assert_eq!(r.user_errors(), pairs(&[("roles[1]", "duplicate")]));
     // 255 characters and 100 roles are fine, and stored exactly
     let roles: Vec<String> = (0..100).map(|i| format!("r{i}")).collect();
-    let full = with(
-        user("a-1", "1"),
-        &[("roles", json!(roles)), ("site", json!("é".repeat(255)))],
-    );
+    let full = with(user("a-1", "1"), &[("roles", json!(roles)), ("site", json!("é".repeat(255)))]);
     assert_eq!(app.upsert("acme", "", &full).await.status, 200);
-    assert_eq!(
-        app.get_user("acme", "a-1").await.body["roles"],
-        json!(roles)
-    );
+    assert_eq!(app.get_user("acme", "a-1").await.body["roles"], json!(roles));
 }
 
 async fn concurrent_upserts_of_one_user_all_succeed(backend: Backend) {
     let app = spawn_app(backend).await;
-    let versions: Vec<Value> = (0..16)
-        .map(|i| {
-            with(
-                user("a-1", &format!("agent-{i}")),
-                &[("jobTitle", json!(format!("T{i}")))],
-            )
-        })
-        .collect();
-    let answers =
-        futures_util::future::join_all(versions.iter().map(|v| app.upsert("acme", "", v))).await;
+    let versions: Vec<Value> =
+        (0..16).map(|i| with(user("a-1", &format!("agent-{i}")), &[("jobTitle", json!(format!("T{i}")))])).collect();
+    let answers = futures_util::future::join_all(versions.iter().map(|v| app.upsert("acme", "", v))).await;
     for a in &answers {
         assert_eq!(a.status, 200, "{}", a.raw);
     }
     let stored = app.get_user("acme", "a-1").await.body;
     let i: usize = stored["jobTitle"].as_str().unwrap()[1..].parse().unwrap();
-    assert_eq!(
-        stored["telephonyConfigurations"][0]["agentId"],
-        format!("agent-{i}"),
-        "one version, whole"
-    );
+    assert_eq!(stored["telephonyConfigurations"][0]["agentId"], format!("agent-{i}"), "one version, whole");
 }
 
 async fn concurrent_claims_of_one_email_have_one_winner(backend: Backend) {
     let app = spawn_app(backend).await;
     let users: Vec<Value> = (0..16)
-        .map(|i| {
-            with(
-                user(&format!("u-{i}"), &format!("{i}")),
-                &[("email", json!("shared@example.com"))],
-            )
-        })
+        .map(|i| with(user(&format!("u-{i}"), &format!("{i}")), &[("email", json!("shared@example.com"))]))
         .collect();
-    let answers =
-        futures_util::future::join_all(users.iter().map(|u| app.upsert("acme", "", u))).await;
+    let answers = futures_util::future::join_all(users.iter().map(|u| app.upsert("acme", "", u))).await;
     let winners = answers.iter().filter(|a| a.status == 200).count();
     assert_eq!(winners, 1);
     for a in answers.iter().filter(|a| a.status != 200) {

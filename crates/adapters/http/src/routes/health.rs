@@ -15,9 +15,7 @@ use crate::{ApiError, AppState};
 )]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(HealthDto {
-        status: "ok".to_owned(),
-    })
+    HttpResponse::Ok().json(HealthDto { status: "ok".to_owned() })
 }
 
 /// Readiness: the store answers.
@@ -33,12 +31,6 @@ pub async fn live() -> HttpResponse {
 )]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    state
-        .readiness
-        .execute()
-        .await
-        .map_err(ApiError::NotReady)?;
-    Ok(HttpResponse::Ok().json(HealthDto {
-        status: "ok".to_owned(),
-    }))
+    state.readiness.execute().await.map_err(ApiError::NotReady)?;
+    Ok(HttpResponse::Ok().json(HealthDto { status: "ok".to_owned() }))
 }

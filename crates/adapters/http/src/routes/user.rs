@@ -90,11 +90,7 @@ pub async fn upsert_user(
         ReportStatus::Completed => StatusCode::OK,
         ReportStatus::Failed | ReportStatus::InProgress => StatusCode::BAD_REQUEST,
     };
-    Ok(json_response(
-        status,
-        response_type,
-        &ReportDto::from(&report),
-    ))
+    Ok(json_response(status, response_type, &ReportDto::from(&report)))
 }
 
 /// The stored user.
@@ -126,22 +122,12 @@ pub async fn get_user(
     let response_type = negotiate(&req)?;
     let (namespace, user_id) = path.into_inner();
     let user = state.get_user.execute(&namespace, &user_id).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        response_type,
-        &UserDto::from(&user),
-    ))
+    Ok(json_response(StatusCode::OK, response_type, &UserDto::from(&user)))
 }
 
-fn json_response<T: serde::Serialize>(
-    status: StatusCode,
-    response_type: ResponseType,
-    body: &T,
-) -> HttpResponse {
+fn json_response<T: serde::Serialize>(status: StatusCode, response_type: ResponseType, body: &T) -> HttpResponse {
     match serde_json::to_vec(body) {
-        Ok(bytes) => HttpResponse::build(status)
-            .content_type(response_type.as_str())
-            .body(bytes),
+        Ok(bytes) => HttpResponse::build(status).content_type(response_type.as_str()).body(bytes),
         Err(e) => {
             tracing::error!(error = %e, "a response could not be serialised");
             crate::error::problem_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -152,13 +138,8 @@ fn json_response<T: serde::Serialize>(
 /// A query parameter's value as sent; a repeated parameter is all of its
 /// values joined by `,` (so it is refused as ambiguous, never guessed).
 fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let values: Vec<&str> = pairs
-        .iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .collect();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let values: Vec<&str> = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
     (!values.is_empty()).then(|| values.join(","))
 }
 

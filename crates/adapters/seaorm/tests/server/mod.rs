@@ -35,25 +35,13 @@ fn with_database(url: &str, database: &str) -> String {
 }
 
 fn settings(url: String) -> DatabaseSettings {
-    DatabaseSettings {
-        url,
-        max_connections: 5,
-        ..DatabaseSettings::default()
-    }
+    DatabaseSettings { url, max_connections: 5, ..DatabaseSettings::default() }
 }
 
 fn unique_name() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!(
-        "roster_test_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        nanos % 1_000_000_000
-    )
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("roster_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
 }
 
 /// The admin URL from `var`, or `None` when it is not set — and then a
@@ -80,25 +68,13 @@ pub fn admin_url(var: &str) -> Option<String> {
 
 pub async fn fixture(admin_url: String) -> Server {
     let database = unique_name();
-    let admin = connect(&settings(admin_url.clone()))
-        .await
-        .expect("connect as admin");
+    let admin = connect(&settings(admin_url.clone())).await.expect("connect as admin");
     let backend = admin.get_database_backend();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {database}"))
-        .await
-        .expect("create database");
+    admin.execute_unprepared(&format!("CREATE DATABASE {database}")).await.expect("create database");
     admin.close().await.expect("close");
-    let db = connect(&settings(with_database(&admin_url, &database)))
-        .await
-        .expect("connect");
+    let db = connect(&settings(with_database(&admin_url, &database))).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
-    Server {
-        repository: Arc::new(SeaOrmUserRepository::new(db)),
-        admin_url,
-        database,
-        backend,
-    }
+    Server { repository: Arc::new(SeaOrmUserRepository::new(db)), admin_url, database, backend }
 }
 
 impl Drop for Server {
@@ -112,10 +88,7 @@ impl Drop for Server {
         let admin_url = self.admin_url.clone();
         // Drop can't await: do it on a runtime of its own, on a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 let admin = connect(&settings(admin_url)).await?;
                 admin.execute_unprepared(&drop_sql).await?;
@@ -124,10 +97,7 @@ impl Drop for Server {
         })
         .join();
         if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!(
-                "could not drop test database {}: {dropped:?}",
-                self.database
-            );
+            eprintln!("could not drop test database {}: {dropped:?}", self.database);
         }
     }
 }
@@ -140,31 +110,11 @@ pub async fn keys_are_case_sensitive(repo: Arc<dyn UserRepository>) {
     use roster_application::contract::sample_user;
     use roster_domain::{Namespace, UserId};
     let ns = Namespace::parse("acme").expect("namespace");
-    let at = Utc
-        .with_ymd_and_hms(2026, 12, 4, 10, 0, 0)
-        .single()
-        .expect("time");
+    let at = Utc.with_ymd_and_hms(2026, 12, 4, 10, 0, 0).single().expect("time");
     let lower = sample_user("a-1", Some("x@example.com"), &["agent"], &[]);
-    let upper = sample_user(
-        "A-1",
-        Some("y@example.com"),
-        &["AGENT"],
-        &[("firstName", "Upper")],
-    );
+    let upper = sample_user("A-1", Some("y@example.com"), &["AGENT"], &[("firstName", "Upper")]);
     repo.save(&ns, &lower, at).await.expect("save a-1");
-    repo.save(&ns, &upper, at)
-        .await
-        .expect("A-1 is another user, AGENT another agent id");
-    assert_eq!(
-        repo.find(&ns, &UserId::parse("a-1").expect("id"))
-            .await
-            .expect("find"),
-        Some(lower)
-    );
-    assert_eq!(
-        repo.find(&ns, &UserId::parse("A-1").expect("id"))
-            .await
-            .expect("find"),
-        Some(upper)
-    );
+    repo.save(&ns, &upper, at).await.expect("A-1 is another user, AGENT another agent id");
+    assert_eq!(repo.find(&ns, &UserId::parse("a-1").expect("id")).await.expect("find"), Some(lower));
+    assert_eq!(repo.find(&ns, &UserId::parse("A-1").expect("id")).await.expect("find"), Some(upper));
 }
