@@ -6,7 +6,9 @@ use roster_domain::RawValue;
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// Parses a request body into a [`RawValue`], keeping object keys in order.
+/// A leading UTF-8 byte order mark (as some Windows tools write) is skipped.
 pub fn parse_body(bytes: &[u8]) -> Result<RawValue, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err("the body is empty; send one user as a JSON object".to_owned());
     }
@@ -115,6 +117,11 @@ mod tests {
         let RawValue::Object(entries) = &v else { panic!("object") };
         assert_eq!(entries[0].0, "b", "keys keep their order");
         assert_eq!(to_json(&v), serde_json::json!({"b": [1, -2, 2.5, true, null], "a": {"x": "y"}}));
+    }
+
+    #[test]
+    fn skips_a_byte_order_mark() {
+        assert_eq!(parse_body(b"\xEF\xBB\xBF{\"a\": 1}").unwrap(), parse_body(b"{\"a\": 1}").unwrap());
     }
 
     #[test]
