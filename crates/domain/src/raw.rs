@@ -24,14 +24,6 @@ impl RawValue {
         }
     }
 
-    /// The entry `key` of an object (the last one if the key repeats).
-    pub fn get(&self, key: &str) -> Option<&RawValue> {
-        match self {
-            RawValue::Object(entries) => entries.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-
     pub fn as_str(&self) -> Option<&str> {
         match self {
             RawValue::String(s) => Some(s),

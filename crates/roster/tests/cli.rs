@@ -77,6 +77,21 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // one request of our own, to find its id in the log afterwards
+    let request_id = {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.write_all(b"GET /health/live HTTP/1.0\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_else(|| panic!("no x-request-id in {response}"))
+            .trim()
+            .to_owned()
+    };
+
     let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -95,4 +110,10 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
         assert!(v["timestamp"].is_string() && v["level"].is_string(), "{line}");
     }
     assert!(log.contains("shutting down"), "{log}");
+    let logged = log.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).any(|v| {
+        v["span"]["request_id"] == request_id.as_str()
+            && v["span"]["path"] == "/health/live"
+            && v["fields"]["status"] == 200
+    });
+    assert!(logged, "no log line of request {request_id}:\n{log}");
 }

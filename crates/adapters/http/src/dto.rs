@@ -241,43 +241,27 @@ impl From<&User> for UserDto {
     }
 }
 
-/// The closed set of issue codes. Warnings: `unknown_field`,
-/// `unknown_reference`, `name_mismatch`; every other code is an error.
+/// The closed set of issue codes; the API description's table says what
+/// each means and which are warnings.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = IssueCode)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueCodeDto {
-    /// A required field is absent or null (or a required list is empty).
     Required,
-    /// A required string is empty after trimming.
     Blank,
-    /// A string is longer than its limit.
     TooLong,
-    /// A list has more items than its limit.
     TooMany,
-    /// The value has the wrong JSON type.
     InvalidType,
-    /// The value is not one of the allowed values, or not allowed here.
     InvalidValue,
-    /// The value does not have the required format.
     InvalidFormat,
-    /// A yyyy-mm-dd value that is not a calendar date.
     InvalidDate,
-    /// deactivationDate is before activationDate.
     DateOrder,
-    /// The same item twice in one list.
     Duplicate,
-    /// coachId or supervisorId names the user itself.
     SelfReference,
-    /// The email or telephony identity belongs to another user (named in the message).
     Conflict,
-    /// The body is not JSON, or not a JSON object.
     MalformedJson,
-    /// Warning: a field roster does not know; it is ignored.
     UnknownField,
-    /// Warning: coachId or supervisorId names no user in the namespace.
     UnknownReference,
-    /// Warning: supervisorName differs from the supervisor's firstName lastName.
     NameMismatch,
 }
 
@@ -509,4 +493,17 @@ pub struct ProblemDto {
 pub struct HealthDto {
     #[schema(example = "ok")]
     pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssueCodeDto;
+    use roster_domain::IssueCode;
+
+    #[test]
+    fn issue_codes_go_on_the_wire_as_the_domain_names_them() {
+        for code in IssueCode::ALL {
+            assert_eq!(serde_json::to_value(IssueCodeDto::from(code)).unwrap(), code.as_str());
+        }
+    }
 }
