@@ -14,6 +14,8 @@ mod lists;
 #[cfg(test)]
 mod query_plans;
 mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod user_repository;
 
 pub use connect::{DatabaseSettings, connect};

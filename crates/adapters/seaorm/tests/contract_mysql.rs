@@ -6,9 +6,10 @@
 mod server;
 
 use roster_application::contract::Fixture as _;
+use roster_store_seaorm::testing::ServerKind;
 
 roster_application::repository_contract_tests!({
-    let Some(url) = server::admin_url("ROSTER_TEST_MYSQL_URL") else {
+    let Some(url) = server::admin_url(ServerKind::MySql) else {
         return;
     };
     server::fixture(url)
@@ -16,7 +17,7 @@ roster_application::repository_contract_tests!({
 
 #[tokio::test]
 async fn keys_are_case_sensitive() {
-    let Some(url) = server::admin_url("ROSTER_TEST_MYSQL_URL") else {
+    let Some(url) = server::admin_url(ServerKind::MySql) else {
         return;
     };
     let fixture = server::fixture(url).await;

@@ -2,35 +2,63 @@
 //! binary — on port 0, over a fresh store per test.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use awc::http::header::HeaderMap;
 use roster::{Application, Settings};
+use roster_store_seaorm::testing::{ServerKind, TempDatabase};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Memory,
     Sqlite,
+    Postgres,
+    MySql,
 }
 
-/// Runs each listed test function (an `async fn(Backend)`) once per backend.
+impl Backend {
+    fn server(self) -> Option<ServerKind> {
+        match self {
+            Backend::Postgres => Some(ServerKind::Postgres),
+            Backend::MySql => Some(ServerKind::MySql),
+            Backend::Memory | Backend::Sqlite => None,
+        }
+    }
+
+    /// Whether the tests can run on this backend: the database servers need
+    /// their `ROSTER_TEST_*_URL`; without it a SKIPPED notice is printed.
+    pub fn available(self) -> bool {
+        self.server().is_none_or(|kind| kind.admin_url("the API tests").is_some())
+    }
+}
+
+/// Runs each listed test function (an `async fn(Backend)`) once per backend:
+/// `memory::name`, `sqlite::name`, `postgres::name`, `mysql::name`.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($name:ident),+ $(,)?) => {
-        mod memory {
+        $crate::backend_module!(memory, Memory, $($name),+);
+        $crate::backend_module!(sqlite, Sqlite, $($name),+);
+        $crate::backend_module!(postgres, Postgres, $($name),+);
+        $crate::backend_module!(mysql, MySql, $($name),+);
+    };
+}
+
+/// `mod $module` running each listed test function on one backend (skipped,
+/// with a notice, when that backend's server is not configured).
+#[macro_export]
+macro_rules! backend_module {
+    ($module:ident, $backend:ident, $($name:ident),+ $(,)?) => {
+        mod $module {
             $(
                 #[actix_web::test]
                 async fn $name() {
-                    super::$name($crate::helpers::Backend::Memory).await;
-                }
-            )+
-        }
-        mod sqlite {
-            $(
-                #[actix_web::test]
-                async fn $name() {
-                    super::$name($crate::helpers::Backend::Sqlite).await;
+                    let backend = $crate::helpers::Backend::$backend;
+                    if backend.available() {
+                        super::$name(backend).await;
+                    }
                 }
             )+
         }
@@ -50,12 +78,41 @@ impl Drop for TempSqlite {
     }
 }
 
+/// A fresh store for one test, removed when the last app using it is gone.
+pub struct Store {
+    pub backend: Backend,
+    pub url: String,
+    _sqlite: Option<TempSqlite>,
+    _server: Option<TempDatabase>,
+}
+
+impl Store {
+    pub async fn new(backend: Backend) -> Arc<Store> {
+        let mut store = Store { backend, url: "memory:".to_owned(), _sqlite: None, _server: None };
+        match backend {
+            Backend::Memory => {}
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("roster-api-{}.db", uuid::Uuid::now_v7()));
+                store.url = format!("sqlite://{}?mode=rwc", path.display());
+                store._sqlite = Some(TempSqlite(path));
+            }
+            Backend::Postgres | Backend::MySql => {
+                let kind = backend.server().expect("a server");
+                let admin = kind.admin_url("the API tests").expect("checked by Backend::available");
+                let database = TempDatabase::create(&admin).await;
+                store.url = database.url.clone();
+                store._server = Some(database);
+            }
+        }
+        Arc::new(store)
+    }
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
+    pub store: Arc<Store>,
     handle: ServerHandle,
-    database_url: String,
-    _db: Option<TempSqlite>,
 }
 
 pub struct Answer {
@@ -104,31 +161,36 @@ fn issues(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The real app on a fresh store of `backend`.
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    let (url, db) = match backend {
-        Backend::Memory => ("memory:".to_owned(), None),
-        Backend::Sqlite => {
-            let path = std::env::temp_dir().join(format!("roster-api-{}.db", uuid::Uuid::now_v7()));
-            (format!("sqlite://{}?mode=rwc", path.display()), Some(TempSqlite(path)))
-        }
-    };
-    let env = vec![
+    spawn_on(Store::new(backend).await, None, &[]).await
+}
+
+/// The real app on `store`, reaching the database at `url` (the store's own
+/// URL when `None`, e.g. a proxy's otherwise), with extra settings.
+pub async fn spawn_on(store: Arc<Store>, url: Option<String>, settings: &[(&str, &str)]) -> TestApp {
+    let mut env = vec![
         ("ROSTER_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
-        ("ROSTER_DATABASE_URL".to_owned(), url.clone()),
+        ("ROSTER_DATABASE_URL".to_owned(), url.unwrap_or_else(|| store.url.clone())),
         ("ROSTER_WORKERS".to_owned(), "2".to_owned()),
     ];
+    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     let settings = Settings::load_from(None, env).expect("settings");
     let app = Application::build(&settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { address, client: awc::Client::builder().disable_timeout().finish(), handle, database_url: url, _db: db }
+    TestApp { address, client: awc::Client::builder().disable_timeout().finish(), handle, store }
 }
 
 impl TestApp {
-    /// The SQLite URL the app runs on; `None` in memory.
-    pub fn database_url(&self) -> Option<&str> {
-        self.database_url.starts_with("sqlite:").then_some(self.database_url.as_str())
+    /// A second roster on the same store, with a pool of its own — as a
+    /// second process would be. `None` in memory, which can't be shared.
+    pub async fn peer(&self) -> Option<TestApp> {
+        match self.store.backend {
+            Backend::Memory => None,
+            _ => Some(spawn_on(self.store.clone(), None, &[]).await),
+        }
     }
 
     pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Answer {

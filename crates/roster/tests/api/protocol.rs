@@ -125,22 +125,23 @@ async fn the_spec_and_swagger_ui_are_served(backend: Backend) {
     assert!(r.raw.contains("swagger-ui"));
 }
 
+crate::backend_module!(broken_store_sqlite, Sqlite, a_broken_store_is_an_opaque_problem_document);
+crate::backend_module!(broken_store_postgres, Postgres, a_broken_store_is_an_opaque_problem_document);
+crate::backend_module!(broken_store_mysql, MySql, a_broken_store_is_an_opaque_problem_document);
+
 /// A store that fails under the service is a problem document (500 when it
 /// answers nonsense, as here; 503 when unreachable) — opaque to the client,
 /// never a report that says something was stored.
-#[actix_web::test]
-async fn a_broken_store_is_an_opaque_problem_document() {
+async fn a_broken_store_is_an_opaque_problem_document(backend: Backend) {
     use roster_migrations::sea_orm_migration::sea_orm::ConnectionTrait;
 
-    let app = spawn_app(Backend::Sqlite).await;
+    let app = spawn_app(backend).await;
     assert_eq!(app.upsert("acme", "", &user("a-1", "1")).await.status, 200);
     // break the store under the running service
-    let settings = roster_store_seaorm::DatabaseSettings {
-        url: app.database_url().expect("a SQLite app").to_owned(),
-        ..Default::default()
-    };
+    let settings = roster_store_seaorm::DatabaseSettings { url: app.store.url.clone(), ..Default::default() };
     let db = roster_store_seaorm::connect(&settings).await.unwrap();
     db.execute_unprepared("DROP TABLE user_roles").await.unwrap();
+    db.close().await.unwrap();
 
     let r = app.get_user("acme", "a-1").await;
     r.assert_problem(500);

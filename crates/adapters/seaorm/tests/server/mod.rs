@@ -2,21 +2,18 @@
 //! test creates its own database, migrates it, and drops it afterwards.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use roster_application::UserRepository;
 use roster_application::contract::Fixture;
 use roster_migrations::Migrator;
 use roster_migrations::sea_orm_migration::MigratorTrait;
+use roster_store_seaorm::testing::{ServerKind, TempDatabase};
 use roster_store_seaorm::{DatabaseSettings, SeaOrmUserRepository, connect};
-use sea_orm::{ConnectionTrait, DbBackend};
 
 pub struct Server {
     repository: Arc<SeaOrmUserRepository>,
-    admin_url: String,
-    database: String,
-    backend: DbBackend,
+    // Dropped after the repository's pool (fields drop in order).
+    _database: TempDatabase,
 }
 
 impl Fixture for Server {
@@ -25,81 +22,17 @@ impl Fixture for Server {
     }
 }
 
-/// `scheme://authority/db?query` with another `db`.
-fn with_database(url: &str, database: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let query = tail.find('?').map(|i| &tail[i..]).unwrap_or("");
-    format!("{scheme}://{authority}/{database}{query}")
-}
-
-fn settings(url: String) -> DatabaseSettings {
-    DatabaseSettings { url, max_connections: 5, ..DatabaseSettings::default() }
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    format!("roster_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos % 1_000_000_000)
-}
-
-/// The admin URL from `var`, or `None` when it is not set — and then a
-/// notice, once per test binary, written straight to the terminal (not
-/// through `println!`, which the test harness would swallow for a passing
-/// test), so a plain `cargo test` says which suite it skipped.
-pub fn admin_url(var: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            static NOTICE: std::sync::Once = std::sync::Once::new();
-            NOTICE.call_once(|| {
-                use std::io::Write;
-                let suite = if var.contains("POSTGRES") { "PostgreSQL" } else { "MariaDB/MySQL" };
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nSKIPPED: the {suite} repository contract suite: {var} is not set (see README, \"Tests\")"
-                );
-            });
-            None
-        }
-    }
+/// The admin URL of the server, or `None` (and a SKIPPED notice).
+pub fn admin_url(kind: ServerKind) -> Option<String> {
+    kind.admin_url("the repository contract suite")
 }
 
 pub async fn fixture(admin_url: String) -> Server {
-    let database = unique_name();
-    let admin = connect(&settings(admin_url.clone())).await.expect("connect as admin");
-    let backend = admin.get_database_backend();
-    admin.execute_unprepared(&format!("CREATE DATABASE {database}")).await.expect("create database");
-    admin.close().await.expect("close");
-    let db = connect(&settings(with_database(&admin_url, &database))).await.expect("connect");
+    let database = TempDatabase::create(&admin_url).await;
+    let settings = DatabaseSettings { url: database.url.clone(), max_connections: 5, ..DatabaseSettings::default() };
+    let db = connect(&settings).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
-    Server { repository: Arc::new(SeaOrmUserRepository::new(db)), admin_url, database, backend }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let drop_sql = match self.backend {
-            DbBackend::Postgres => {
-                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database)
-            }
-            _ => format!("DROP DATABASE IF EXISTS {}", self.database),
-        };
-        let admin_url = self.admin_url.clone();
-        // Drop can't await: do it on a runtime of its own, on a thread of its own.
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-            runtime.block_on(async {
-                let admin = connect(&settings(admin_url)).await?;
-                admin.execute_unprepared(&drop_sql).await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test database {}: {dropped:?}", self.database);
-        }
-    }
+    Server { repository: Arc::new(SeaOrmUserRepository::new(db)), _database: database }
 }
 
 /// Keys compare exactly, as on SQLite: user ids and agent ids differing
