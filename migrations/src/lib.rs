@@ -15,6 +15,7 @@ mod m20261204_100000_create_users;
 mod m20261204_100100_create_user_roles;
 mod m20261204_100200_create_user_teams;
 mod m20261204_100300_create_user_telephony;
+mod m20261204_100400_postgres_save_user;
 
 /// Every migration of roster's schema, in order.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_100100_create_user_roles::Migration),
             Box::new(m20261204_100200_create_user_teams::Migration),
             Box::new(m20261204_100300_create_user_telephony::Migration),
+            Box::new(m20261204_100400_postgres_save_user::Migration),
         ]
     }
 }

@@ -8,9 +8,11 @@
 #![forbid(unsafe_code)]
 
 mod connect;
+mod context;
 mod entity;
 mod error;
 mod lists;
+mod postgres;
 #[cfg(test)]
 mod query_plans;
 mod rows;

@@ -5,9 +5,9 @@ use roster_application::UpsertContextQuery;
 use roster_domain::{TelephonyIdentity, UserId};
 use roster_migrations::Migrator;
 use roster_migrations::sea_orm_migration::MigratorTrait;
-use sea_orm::{ConnectionTrait, DbBackend, QueryTrait, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
-use crate::{DatabaseSettings, connect, lists, user_repository::context_users};
+use crate::{DatabaseSettings, connect, context};
 
 async fn plan(statement: Statement) -> Vec<String> {
     let settings = DatabaseSettings { url: "sqlite::memory:".into(), max_connections: 1, ..Default::default() };
@@ -34,33 +34,31 @@ fn identity(agent: &str) -> TelephonyIdentity {
     TelephonyIdentity { platform: "genesys cloud".into(), agent_id: agent.into() }
 }
 
-#[tokio::test]
-async fn context_users_query_uses_the_keys() {
-    let query = UpsertContextQuery {
+fn query(references: &[&str], email: Option<&str>, identities: &[TelephonyIdentity]) -> UpsertContextQuery {
+    UpsertContextQuery {
         user_id: id("a-1"),
-        references: vec![id("boss"), id("coach")],
-        email: Some("a@example.com".into()),
-        identities: vec![],
-    };
-    assert_lookups(&plan(context_users("acme", &query).build(DbBackend::Sqlite)).await);
-    let no_email = UpsertContextQuery { email: None, references: vec![], ..query };
-    assert_lookups(&plan(context_users("acme", &no_email).build(DbBackend::Sqlite)).await);
+        references: references.iter().map(|r| id(r)).collect(),
+        email: email.map(str::to_owned),
+        identities: identities.to_vec(),
+    }
 }
 
 #[tokio::test]
-async fn lists_query_uses_the_keys() {
+async fn context_query_uses_the_keys() {
     let identities = [identity("1"), identity("2"), identity("3")];
-    for (owner, identities) in [(Some("a-1"), &identities[..]), (None, &identities[..]), (Some("a-1"), &[][..])] {
-        let statement = lists::statement(DbBackend::Sqlite, "acme", owner, identities).expect("statement");
-        assert_lookups(&plan(statement).await);
+    for q in [
+        query(&["boss", "coach"], Some("a@example.com"), &identities),
+        query(&[], None, &[]),
+        query(&[], Some("a@example.com"), &identities[..1]),
+    ] {
+        assert_lookups(&plan(context::statement(DbBackend::Sqlite, "acme", &q)).await);
     }
-    assert!(lists::statement(DbBackend::Sqlite, "acme", None, &[]).is_none());
 }
 
 #[test]
 fn postgres_placeholders_are_numbered() {
-    let statement = lists::statement(DbBackend::Postgres, "acme", Some("a-1"), &[identity("1")]).expect("statement");
-    assert!(statement.sql.contains("$9"), "{}", statement.sql);
+    let statement = context::statement(DbBackend::Postgres, "acme", &query(&[], None, &[identity("1")]));
+    assert!(statement.sql.contains("$11"), "{}", statement.sql);
     assert!(!statement.sql.contains('?'), "{}", statement.sql);
-    assert_eq!(statement.values.map(|v| v.0.len()), Some(9));
+    assert_eq!(statement.values.map(|v| v.0.len()), Some(11));
 }

@@ -10,13 +10,14 @@ use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, Use
 use roster_domain::{Namespace, User, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait,
-    QueryFilter, Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
+use crate::context;
 use crate::entity::{user_roles, user_teams, user_telephony, users};
 use crate::error::{is_transient, to_repository_error};
-use crate::lists;
+use crate::postgres;
 use crate::rows::{self, UserRows};
 
 /// How many times a transient failure (deadlock, serialization failure,
@@ -168,28 +169,14 @@ async fn write_user(txn: &DatabaseTransaction, namespace: &str, user_id: &str, r
     Ok(())
 }
 
-/// The users rows planning an upsert needs: the user itself, the users it
-/// names and the owner of its email. Written as an OR of complete index
-/// keys, `(namespace, user_id)` or `(namespace, email_norm)`, so every
-/// backend answers with index lookups (SQLite: MULTI-INDEX OR) instead of
-/// a range over the whole namespace.
-pub(crate) fn context_users(namespace: &str, query: &UpsertContextQuery) -> Select<users::Entity> {
-    use users::Column as C;
-    let key = |column: C, value: &str| Condition::all().add(C::Namespace.eq(namespace)).add(column.eq(value));
-    let mut which = Condition::any();
-    for id in std::iter::once(&query.user_id).chain(&query.references) {
-        which = which.add(key(C::UserId, id.as_str()));
-    }
-    if let Some(email) = &query.email {
-        which = which.add(key(C::EmailNorm, email));
-    }
-    users::Entity::find().filter(which)
-}
-
 impl SeaOrmUserRepository {
     /// One attempt at saving: one transaction, committed whole or rolled
     /// back.
     async fn save_once(&self, namespace: &str, user_id: &str, rows: UserRows) -> Result<(), DbErr> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // One statement: its own transaction.
+            return self.db.execute_raw(postgres::save_statement(&rows)).await.map(|_| ());
+        }
         let txn = if self.db.get_database_backend() == DbBackend::Sqlite {
             // BEGIN IMMEDIATE: take the write lock now, waiting up to the
             // busy timeout, rather than fail upgrading a read lock later.
@@ -218,23 +205,15 @@ impl UserRepository for SeaOrmUserRepository {
     #[tracing::instrument(skip(self), err)]
     async fn find(&self, namespace: &Namespace, user_id: &UserId) -> Result<Option<User>, RepositoryError> {
         let ns = namespace.as_str();
-        let found = with_retries("find", || async {
-            // (`filter` + `all` rather than `find_by_id` + `one`: the
-            // latter measured twice as slow on SQLite.)
-            let Some(row) = users::Entity::find()
-                .filter(users::Column::Namespace.eq(ns))
-                .filter(users::Column::UserId.eq(user_id.as_str()))
-                .all(&self.db)
-                .await?
-                .pop()
-            else {
-                return Ok(None);
-            };
-            let lists = lists::load(&self.db, ns, Some(&row.user_id), &[]).await?;
-            Ok(Some((row, lists)))
-        })
-        .await
-        .map_err(to_repository_error)?;
+        let query = UpsertContextQuery {
+            user_id: user_id.clone(),
+            references: Vec::new(),
+            email: None,
+            identities: Vec::new(),
+        };
+        let (mut found, lists) =
+            with_retries("find", || context::load(&self.db, ns, &query)).await.map_err(to_repository_error)?;
+        let found = found.pop().map(|row| (row, lists));
         found.map(|(row, lists)| rows::to_user(row, lists)).transpose()
     }
 
@@ -245,17 +224,8 @@ impl UserRepository for SeaOrmUserRepository {
         query: &UpsertContextQuery,
     ) -> Result<UpsertContext, RepositoryError> {
         let ns = namespace.as_str();
-        let (mut found, lists) = with_retries("upsert_context", || async {
-            // 1: the user itself, the users it names, the email's owner.
-            let found = context_users(ns, query).all(&self.db).await?;
-            // 2: its lists (if it exists) and the owners of the identities.
-            let existing = found.iter().any(|r| r.user_id == query.user_id.as_str());
-            let owner = existing.then_some(query.user_id.as_str());
-            let lists = lists::load(&self.db, ns, owner, &query.identities).await?;
-            Ok((found, lists))
-        })
-        .await
-        .map_err(to_repository_error)?;
+        let (mut found, lists) =
+            with_retries("upsert_context", || context::load(&self.db, ns, query)).await.map_err(to_repository_error)?;
 
         let by_id = |id: &UserId| found.iter().find(|r| r.user_id == id.as_str());
         let references = query
