@@ -13,7 +13,11 @@ use std::process::ExitCode;
 
 const USAGE: &str = "usage:
   cargo xtask openapi [--check]   write openapi/openapi.json from the code (--check: fail if it differs)
-  cargo xtask bench upsert        load-test single-user upserts (see xtask/src/bench.rs)";
+  cargo xtask bench upsert        load-test single-user upserts (see xtask/src/bench.rs), options:
+      [--only all|sqlite|memory|postgres]   which stores (all; postgres also runs pgbench beside roster)
+      [--duration SECS] [--connections N]   each run's length (10) and wrk's connections for sqlite/memory (64)
+      [--postgres URL]                      admin URL of the PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres)
+      [--pool N] [--pg-connections LIST]    roster's pool on PostgreSQL (32), the connection counts (1,8,64)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
