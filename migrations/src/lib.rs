@@ -16,6 +16,7 @@ mod m20261204_100100_create_user_roles;
 mod m20261204_100200_create_user_teams;
 mod m20261204_100300_create_user_telephony;
 mod m20261204_100400_postgres_save_user;
+mod m20261204_100500_key_first_unique_indexes;
 
 /// Every migration of roster's schema, in order.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_100200_create_user_teams::Migration),
             Box::new(m20261204_100300_create_user_telephony::Migration),
             Box::new(m20261204_100400_postgres_save_user::Migration),
+            Box::new(m20261204_100500_key_first_unique_indexes::Migration),
         ]
     }
 }

@@ -133,7 +133,7 @@ CREATE TABLE pgbench_upsert (
   updated_at timestamptz NOT NULL,
   PRIMARY KEY (namespace, user_id)
 );
-CREATE UNIQUE INDEX ux_pgbench_upsert_email_norm ON pgbench_upsert (namespace, email_norm);
+CREATE UNIQUE INDEX ux_pgbench_upsert_email_norm ON pgbench_upsert (email_norm, namespace);
 ";
 
 /// pgbench's transaction: the user of the wrk script, a distinct id each

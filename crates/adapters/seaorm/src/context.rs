@@ -25,18 +25,33 @@ const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NUL
 /// (then it reads one user whole, as `find` does).
 pub(crate) fn statement(backend: DbBackend, namespace: &str, query: &UpsertContextQuery) -> Statement {
     let mut sql = Sql::new(backend);
-    sql.push("SELECT 'u' AS kind, 0 AS position, NULL AS a, NULL AS b, NULL AS c, ")
+    // One branch per key, never an OR: with an OR a planner may pick a
+    // range over the namespace (seen on PostgreSQL while its statistics
+    // still described a small table). A user found twice (by id and by
+    // email) is read once by `load`.
+    let users_by = |sql: &mut Sql, first: bool, column: &str, value: &str| {
+        if !first {
+            sql.push(" UNION ALL ");
+        }
+        sql.push(if first {
+            "SELECT 'u' AS kind, 0 AS position, NULL AS a, NULL AS b, NULL AS c, "
+        } else {
+            "SELECT 'u', 0, NULL, NULL, NULL, "
+        })
         .push(USER_COLUMNS)
-        .push(" FROM users WHERE ");
+        .push(" FROM users WHERE namespace = ")
+        .bind(namespace)
+        .push(" AND ")
+        .push(column)
+        .push(" = ")
+        .bind(value.to_owned());
+    };
     let ids = std::iter::once(&query.user_id).chain(&query.references);
     for (i, id) in ids.enumerate() {
-        if i > 0 {
-            sql.push(" OR ");
-        }
-        sql.push("(namespace = ").bind(namespace).push(" AND user_id = ").bind(id.as_str()).push(")");
+        users_by(&mut sql, i == 0, "user_id", id.as_str());
     }
     if let Some(email) = &query.email {
-        sql.push(" OR (namespace = ").bind(namespace).push(" AND email_norm = ").bind(email.as_str()).push(")");
+        users_by(&mut sql, false, "email_norm", email.as_str());
     }
     let owner = query.user_id.as_str();
     for (kind, columns, table) in [
@@ -57,22 +72,15 @@ pub(crate) fn statement(backend: DbBackend, namespace: &str, query: &UpsertConte
             .push(" AND user_id = ")
             .bind(owner);
     }
-    if !query.identities.is_empty() {
+    for identity in &query.identities {
         sql.push(" UNION ALL SELECT 'i', position, platform_norm, agent_id, NULL, namespace, user_id, ")
             .push(NO_USER)
-            .push(" FROM user_telephony WHERE ");
-        for (i, identity) in query.identities.iter().enumerate() {
-            if i > 0 {
-                sql.push(" OR ");
-            }
-            sql.push("(namespace = ")
-                .bind(namespace)
-                .push(" AND platform_norm = ")
-                .bind(identity.platform.as_str())
-                .push(" AND agent_id = ")
-                .bind(identity.agent_id.as_str())
-                .push(")");
-        }
+            .push(" FROM user_telephony WHERE namespace = ")
+            .bind(namespace)
+            .push(" AND platform_norm = ")
+            .bind(identity.platform.as_str())
+            .push(" AND agent_id = ")
+            .bind(identity.agent_id.as_str());
     }
     // No ORDER BY: sorting the union costs SQLite a temporary B-tree per
     // branch; `load` sorts the few list rows.
@@ -92,7 +100,10 @@ pub(crate) async fn load<C: ConnectionTrait>(
     for row in rows {
         let kind: String = row.try_get("", "kind")?;
         if kind == "u" {
-            users_found.push(users::Model::from_query_result(&row, "")?);
+            let user = users::Model::from_query_result(&row, "")?;
+            if !users_found.iter().any(|u: &users::Model| u.user_id == user.user_id) {
+                users_found.push(user);
+            }
         } else {
             items.push((kind, row.try_get::<i32>("", "position")?, row));
         }
