@@ -34,3 +34,48 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+use sea_orm_migration::sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
+
+/// The PostgreSQL advisory lock key migrations hold ("roster" in ASCII).
+const POSTGRES_LOCK_KEY: i64 = 0x726f_7374_6572;
+
+/// Applies the pending migrations, one process at a time: several roster
+/// processes starting at once on a fresh database (replicas, a scaled-up
+/// compose service) would otherwise race to apply the same migration and
+/// all but one fail. The lock — PostgreSQL's `pg_advisory_xact_lock`,
+/// MariaDB's `GET_LOCK`, SQLite's write lock (`BEGIN IMMEDIATE`) — is held on
+/// one connection for the whole run; the others wait for it (SQLite up to
+/// its busy timeout), then find nothing left to do.
+pub async fn run(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DatabaseBackend::Postgres => {
+            let txn = db.begin().await?;
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({POSTGRES_LOCK_KEY})")).await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+        DatabaseBackend::MySql => {
+            // DDL commits implicitly on MySQL: the transaction only pins one
+            // connection, whose session holds the named lock.
+            let txn = db.begin().await?;
+            txn.execute_unprepared("DO GET_LOCK('roster_migrations', 60)").await?;
+            let result = Migrator::up(&txn, None).await;
+            let released = txn.execute_unprepared("DO RELEASE_LOCK('roster_migrations')").await;
+            result?;
+            released?;
+            txn.commit().await
+        }
+        _ => {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            let txn = db.begin_with_options(options).await?;
+            Migrator::up(&txn, None).await?;
+            txn.commit().await
+        }
+    }
+}

@@ -5,8 +5,6 @@ use std::sync::Arc;
 
 use roster_application::{CheckReadiness, GetUser, IdGenerator, SystemClock, UpsertUser, UserRepository};
 use roster_http::AppState;
-use roster_migrations::Migrator;
-use roster_migrations::sea_orm_migration::MigratorTrait;
 use roster_store_memory::InMemoryUserRepository;
 use roster_store_seaorm::SeaOrmUserRepository;
 
@@ -54,7 +52,7 @@ pub async fn open_repository(settings: &Settings, migrate: bool) -> Result<Arc<d
         .await
         .map_err(|source| StartupError::Database { url: redact(url), source })?;
     if migrate {
-        Migrator::up(&db, None).await.map_err(|source| StartupError::Migrate { url: redact(url), source })?;
+        roster_migrations::run(&db).await.map_err(|source| StartupError::Migrate { url: redact(url), source })?;
     }
     Ok(Arc::new(SeaOrmUserRepository::new(db)))
 }
