@@ -65,7 +65,7 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Opens a pool on `settings.url`.
+/// Opens a pool on `settings.url` (`mariadb://` is taken as `mysql://`).
 ///
 /// SQLite databases are opened in WAL mode with `synchronous=FULL` (a user
 /// reported as persisted survives a power cut, not only a crash of the
@@ -73,7 +73,12 @@ fn redact_password(url: &str) -> String {
 /// of other processes wait for the lock instead of failing) and foreign keys
 /// on; the file is created when the URL says `mode=rwc`.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(settings.url.clone());
+    // `mariadb://` is what a MariaDB operator writes; the driver knows it as `mysql://`.
+    let url = match settings.url.strip_prefix("mariadb://") {
+        Some(rest) => format!("mysql://{rest}"),
+        None => settings.url.clone(),
+    };
+    let mut options = ConnectOptions::new(url);
     options
         .max_connections(settings.max_connections.max(1))
         .connect_timeout(settings.connect_timeout)

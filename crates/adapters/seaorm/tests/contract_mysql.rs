@@ -23,3 +23,20 @@ async fn keys_are_case_sensitive() {
     let fixture = server::fixture(url).await;
     server::keys_are_case_sensitive(fixture.repository()).await;
 }
+
+/// `mariadb://` names the same server as `mysql://`.
+#[tokio::test]
+async fn mariadb_urls_are_accepted() {
+    let Some(url) = server::admin_url(ServerKind::MySql) else {
+        return;
+    };
+    let Some(rest) = url.strip_prefix("mysql://") else {
+        return;
+    };
+    let settings = roster_store_seaorm::DatabaseSettings {
+        url: format!("mariadb://{rest}"),
+        ..roster_store_seaorm::DatabaseSettings::default()
+    };
+    let db = roster_store_seaorm::connect(&settings).await.expect("a mariadb:// URL connects");
+    db.ping().await.expect("and answers");
+}
