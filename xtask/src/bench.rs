@@ -22,7 +22,7 @@
 //! connection; the bench creates a fresh database `roster_bench_<pid>` on
 //! that server with `psql`, and drops it at the end, also on failure.
 //!
-//! 1. roster serves on it (migrated at start, a pool of `--pool` (32)
+//! 1. roster serves on it (migrated at start, a pool of `--pool` (10, roster's default)
 //!    connections) and wrk sends committed single-user upserts
 //!    (`POST /api-ext/domain/bench/user`, `commit` defaults to true) at 1, 8
 //!    and 64 connections (`--pg-connections 1,8,64`), `--duration` each;
@@ -44,7 +44,7 @@
 //!
 //! Options: `--only all|sqlite|memory|postgres` (all), `--duration SECS`
 //! (10), `--connections N` (64, embedded stores), `--postgres URL`,
-//! `--pool N` (32), `--pg-connections LIST` (1,8,64).
+//! `--pool N` (10, roster's default), `--pg-connections LIST` (1,8,64).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -187,7 +187,7 @@ fn parse(args: &[&str]) -> Result<Options, String> {
         duration: 10,
         connections: 64,
         postgres: DEFAULT_POSTGRES.to_owned(),
-        pool: 32,
+        pool: 10,
         pg_connections: vec![1, 8, 64],
     };
     let mut rest = args.iter();
@@ -853,7 +853,7 @@ mod tests {
     #[test]
     fn options() {
         let o = parse(&["upsert"]).unwrap();
-        assert!(o.only == Only::All && o.duration == 10 && o.pg_connections == [1, 8, 64] && o.pool == 32);
+        assert!(o.only == Only::All && o.duration == 10 && o.pg_connections == [1, 8, 64] && o.pool == 10);
         let o = parse(&["upsert", "--only", "postgres", "--duration", "5", "--pg-connections", "1, 64"]).unwrap();
         assert!(o.only == Only::Postgres && o.duration == 5 && o.pg_connections == [1, 64]);
         assert!(parse(&["upsert", "--only", "oracle"]).is_err());

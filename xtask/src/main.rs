@@ -17,7 +17,7 @@ const USAGE: &str = "usage:
       [--only all|sqlite|memory|postgres]   which stores (all; postgres also runs pgbench beside roster)
       [--duration SECS] [--connections N]   each run's length (10) and wrk's connections for sqlite/memory (64)
       [--postgres URL]                      admin URL of the PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres)
-      [--pool N] [--pg-connections LIST]    roster's pool on PostgreSQL (32), the connection counts (1,8,64)";
+      [--pool N] [--pg-connections LIST]    roster's pool on PostgreSQL (10, its default), the connection counts (1,8,64)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
