@@ -5,6 +5,7 @@
 //! pure plan, before any write. Adapters store and fetch; they decide nothing.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod flags;
 mod get_user;
 mod plan;
