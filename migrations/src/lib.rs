@@ -17,6 +17,7 @@ mod m20261204_100200_create_user_teams;
 mod m20261204_100300_create_user_telephony;
 mod m20261204_100400_postgres_save_user;
 mod m20261204_100500_key_first_unique_indexes;
+mod m20261204_100600_create_auth;
 
 /// Every migration of roster's schema, in order.
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_100300_create_user_telephony::Migration),
             Box::new(m20261204_100400_postgres_save_user::Migration),
             Box::new(m20261204_100500_key_first_unique_indexes::Migration),
+            Box::new(m20261204_100600_create_auth::Migration),
         ]
     }
 }

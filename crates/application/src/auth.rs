@@ -154,15 +154,7 @@ impl Authenticate {
         clock: Arc<dyn Clock>,
         ttl: Duration,
     ) -> Self {
-        Authenticate {
-            clients,
-            credentials,
-            codec,
-            clock,
-            ttl,
-            failures: Mutex::default(),
-            revoked: Mutex::default(),
-        }
+        Authenticate { clients, credentials, codec, clock, ttl, failures: Mutex::default(), revoked: Mutex::default() }
     }
 
     /// The client-credentials grant at `…/{namespace}/token`.
@@ -269,7 +261,8 @@ impl Authenticate {
 
 /// An argon2 hash of a secret nobody has, verified for unknown client ids
 /// so they take as long as known ones.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$cm9zdGVyLWR1bW15LXNhbHQ$0ZcGk5cWQ5Qy9pT8d0OqK2W4bKjfMZ3kqjR2u6mD2H8";
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$vp1tStltXOxzGbLDg2Mb2w$+Cb4ufdI1Dxc9xQbDfy2QAI0OfUNl0K5tFIL7KGFhN8";
 
 /// Registering, listing and revoking clients (`roster clients …`).
 pub struct ManageClients {

@@ -10,6 +10,10 @@ use roster_domain::{Namespace, RawValue, TelephonyIdentity, User, UserId, parse_
 
 use crate::{RepositoryError, UpsertContext, UpsertContextQuery, UserRepository, plan_upsert};
 
+/// The [`ClientStore`](crate::auth::ClientStore) contract suite.
+#[path = "contract_clients.rs"]
+pub mod clients;
+
 /// A fresh, empty store; dropping it cleans up (drops the test database).
 pub trait Fixture: Send {
     fn repository(&self) -> Arc<dyn UserRepository>;

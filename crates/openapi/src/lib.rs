@@ -6,7 +6,8 @@
 
 use actix_web::App;
 use roster_domain::{IssueCode, Severity};
-use utoipa::OpenApi;
+use utoipa::openapi::security::SecurityScheme;
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 #[derive(OpenApi)]
@@ -19,15 +20,52 @@ and what was done. Every write can be tried first as a dry run (`commit=false`).
 **Media types.** Requests: `application/json` or `application/vnd.cogitocorp.v1+json` (UTF-8); anything else is 415. \
 Responses follow `Accept`: the vendor type when asked for, else `application/json`; an `Accept` that allows neither is 406. \
 Errors that are not a processing report are RFC 9457 problem documents (`application/problem+json`).\n\n\
-Every response carries an `x-request-id` header, also found on the service's log lines for that request.",
+Every response carries an `x-request-id` header, also found on the service's log lines for that request.\n\n\
+**Authentication.** Every `/api-ext/domain/{namespace}/…` call but `token` needs `Authorization: Bearer <token>`. \
+A token comes from the OAuth 2.0 client-credentials grant at `POST /api-ext/domain/{namespace}/token` (or \
+`POST /api-ext/token`, the URL Swagger UI's **Authorize** uses) for a client registered with \
+`roster clients add --namespace NS`; it is bound to that namespace (another namespace: 403). A missing, malformed, \
+forged or expired token, or one of a revoked client, is 401 with `WWW-Authenticate: Bearer`. \
+With `ROSTER_AUTH=off` (development, loopback only) no token is needed.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     tags(
         (name = "users", description = "Upsert and read users."),
+        (name = "auth", description = "Access tokens (OAuth 2.0 client credentials)."),
         (name = "health", description = "Liveness and readiness probes."),
     ),
+    modifiers(&SecuritySchemes),
 )]
 struct ApiDoc;
+
+/// `oauth2` (client credentials, what Swagger UI's Authorize uses) and
+/// `bearer` (a token obtained elsewhere): either satisfies the API calls.
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::ClientCredentials(ClientCredentials::new("/api-ext/token", Scopes::new()))],
+                "Client credentials of a client registered with `roster clients add --namespace NS`; the token is \
+                 bound to that namespace.",
+            )),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from `POST /api-ext/domain/{namespace}/token`."))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The OpenAPI document of the service as built.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -79,8 +117,10 @@ mod tests {
         assert_eq!(
             paths,
             vec![
+                "/api-ext/domain/{namespace}/token",
                 "/api-ext/domain/{namespace}/user",
                 "/api-ext/domain/{namespace}/user/{userId}",
+                "/api-ext/token",
                 "/health/live",
                 "/health/ready"
             ]

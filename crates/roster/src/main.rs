@@ -41,11 +41,37 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document (JSON) on standard output.
     Openapi,
+    /// Register, list or revoke API clients (OAuth 2.0 client credentials).
+    Clients {
+        #[command(subcommand)]
+        action: ClientsCommand,
+    },
     /// Exit 0 when the service at ROSTER_LISTEN (or --url) is ready, 1 otherwise; for container health checks.
     Healthcheck {
         /// The readiness URL; default: http://<listen address>/health/ready.
         #[arg(long)]
         url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClientsCommand {
+    /// Register a client for a namespace; prints {"clientId", "clientSecret"} as JSON. The secret is shown only
+    /// this once (only its hash is kept).
+    Add {
+        /// The namespace the client may use.
+        #[arg(long)]
+        namespace: String,
+        /// A name to recognise it by.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Print every client as JSON (never a secret).
+    List,
+    /// Revoke a client: it gets no new token, and its tokens stop working (within 5 seconds).
+    Revoke {
+        /// The client id.
+        id: String,
     },
 }
 
@@ -82,6 +108,7 @@ fn main() -> ExitCode {
             Command::Migrate => roster::startup::migrate(&settings).await.map_err(|e| e.to_string()).map(|()| {
                 tracing::info!("migrations applied");
             }),
+            Command::Clients { action } => clients(&settings, action).await,
             _ => serve(&settings).await,
         }
     });
@@ -93,6 +120,52 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn clients(settings: &Settings, action: ClientsCommand) -> Result<(), String> {
+    if settings.database_url.0.starts_with("memory:") {
+        return Err("clients are kept in the store, and memory: keeps nothing between processes; use a database URL \
+                    (or ROSTER_AUTH=off for development)"
+            .to_owned());
+    }
+    let manage = roster::startup::manage_clients(settings).await.map_err(|e| e.to_string())?;
+    let output = match action {
+        ClientsCommand::Add { namespace, name } => {
+            let namespace = roster_domain::Namespace::parse(&namespace).map_err(|e| format!("--namespace: {e}"))?;
+            let (client, secret) = manage.add(namespace, name).await.map_err(|e| e.to_string())?;
+            serde_json::json!({
+                "clientId": client.id,
+                "clientSecret": secret,
+                "namespace": client.namespace.as_str(),
+                "name": client.name,
+            })
+        }
+        ClientsCommand::List => {
+            let clients = manage.list().await.map_err(|e| e.to_string())?;
+            serde_json::Value::Array(
+                clients
+                    .iter()
+                    .map(|c| {
+                        serde_json::json!({
+                            "clientId": c.id,
+                            "namespace": c.namespace.as_str(),
+                            "name": c.name,
+                            "createdAt": c.created_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            "revokedAt": c.revoked_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                        })
+                    })
+                    .collect(),
+            )
+        }
+        ClientsCommand::Revoke { id } => {
+            if !manage.revoke(&id).await.map_err(|e| e.to_string())? {
+                return Err(format!("no client {id}"));
+            }
+            serde_json::json!({"clientId": id, "revoked": true})
+        }
+    };
+    println!("{output}");
+    Ok(())
 }
 
 async fn serve(settings: &Settings) -> Result<(), String> {

@@ -18,6 +18,10 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("workers", "0"),
     ("log_format", "text"),
     ("log_filter", "info,sqlx=warn,sea_orm=warn"),
+    ("auth", "on"),
+    ("auth_token_ttl", "3600"),
+    ("auth_signing_key", ""),
+    ("auth_signing_key_file", ""),
 ];
 
 /// Environment variables with the prefix that are not settings, but still
@@ -28,6 +32,26 @@ fn is_other_known(var: &str) -> bool {
 
 fn is_setting(var: &str) -> bool {
     var.strip_prefix("ROSTER_").is_some_and(|name| KNOWN.iter().any(|(k, _)| name.eq_ignore_ascii_case(k)))
+}
+
+/// `on` (the default): every API call needs a bearer token. `off`:
+/// development only, refused unless roster listens on loopback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    On,
+    Off,
+}
+
+/// A secret setting; its `Debug` shows only whether it is set.
+#[derive(Clone, Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -79,6 +103,15 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// A tracing `EnvFilter` directive.
     pub log_filter: String,
+    pub auth: AuthMode,
+    /// Lifetime of an access token, in seconds.
+    pub auth_token_ttl: u64,
+    /// The token signing key (at least 32 bytes). Empty: read
+    /// `auth_signing_key_file`, or else use the key kept in the store
+    /// (generated at the first start).
+    pub auth_signing_key: Secret,
+    /// A file holding the signing key (e.g. a Docker or Kubernetes secret).
+    pub auth_signing_key_file: String,
 }
 
 impl Settings {
@@ -103,6 +136,25 @@ impl Settings {
         builder = builder.add_source(config::Environment::with_prefix("ROSTER").source(Some(env)).try_parsing(false));
         let config = builder.build().map_err(|e| format!("configuration: {e}"))?;
         serde_path_to_error::deserialize(config).map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))
+    }
+
+    /// The configured signing key: `auth_signing_key`, else the contents of
+    /// `auth_signing_key_file` (trimmed); `None` when neither is set.
+    pub fn configured_signing_key(&self) -> Result<Option<Vec<u8>>, String> {
+        let key = if !self.auth_signing_key.0.is_empty() {
+            self.auth_signing_key.0.clone()
+        } else if !self.auth_signing_key_file.is_empty() {
+            std::fs::read_to_string(&self.auth_signing_key_file)
+                .map_err(|e| format!("auth_signing_key_file {}: {e}", self.auth_signing_key_file))?
+                .trim()
+                .to_owned()
+        } else {
+            return Ok(None);
+        };
+        if key.len() < 32 {
+            return Err("the token signing key must be at least 32 bytes long".to_owned());
+        }
+        Ok(Some(key.into_bytes()))
     }
 
     pub fn database_settings(&self) -> roster_store_seaorm::DatabaseSettings {
@@ -172,6 +224,28 @@ mod tests {
         ]);
         assert_eq!(unknown_env_vars(vars.clone()), vec!["ROSTER_LISTN"]);
         assert_eq!(Settings::load_from(None, vars).unwrap().listen, "127.0.0.1:1");
+    }
+
+    #[test]
+    fn auth_settings() {
+        let s = Settings::load_from(None, env(&[])).unwrap();
+        assert_eq!((s.auth, s.auth_token_ttl), (AuthMode::On, 3600));
+        assert_eq!(s.configured_signing_key().unwrap(), None);
+        let s = Settings::load_from(
+            None,
+            env(&[("ROSTER_AUTH", "off"), ("ROSTER_AUTH_TOKEN_TTL", "60"), ("ROSTER_AUTH_SIGNING_KEY", "k")]),
+        )
+        .unwrap();
+        assert_eq!((s.auth, s.auth_token_ttl), (AuthMode::Off, 60));
+        assert!(s.configured_signing_key().unwrap_err().contains("32 bytes"));
+        assert!(!format!("{s:?}").contains("\"k\""), "the key is not shown");
+        let e = Settings::load_from(None, env(&[("ROSTER_AUTH", "maybe")])).unwrap_err();
+        assert!(e.contains("auth"), "{e}");
+        let file = std::env::temp_dir().join(format!("roster-key-{}", std::process::id()));
+        std::fs::write(&file, format!("{}\n", "x".repeat(40))).unwrap();
+        let s = Settings::load_from(None, env(&[("ROSTER_AUTH_SIGNING_KEY_FILE", file.to_str().unwrap())])).unwrap();
+        assert_eq!(s.configured_signing_key().unwrap(), Some(vec![b'x'; 40]));
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

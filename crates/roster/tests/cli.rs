@@ -117,3 +117,103 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
     });
     assert!(logged, "no log line of request {request_id}:\n{log}");
 }
+
+/// A fresh SQLite file, removed at the end.
+struct TempDb(std::path::PathBuf);
+
+impl TempDb {
+    fn new() -> TempDb {
+        TempDb(std::env::temp_dir().join(format!("roster-cli-{}.db", uuid::Uuid::now_v7())))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.display())
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
+fn clients(db: &TempDb, args: &[&str]) -> std::process::Output {
+    clean(&mut Command::new(BIN)).env("ROSTER_DATABASE_URL", db.url()).arg("clients").args(args).output().unwrap()
+}
+
+#[test]
+fn clients_are_added_listed_and_revoked_and_secrets_are_kept_hashed() {
+    let db = TempDb::new();
+    let out = clients(&db, &["add", "--namespace", "acme", "--name", "HR sync"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let added: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let id = added["clientId"].as_str().expect("clientId").to_owned();
+    let secret = added["clientSecret"].as_str().expect("clientSecret").to_owned();
+    assert!(secret.len() >= 32, "a long random secret: {secret}");
+    assert_eq!((added["namespace"].as_str(), added["name"].as_str()), (Some("acme"), Some("HR sync")));
+
+    // the secret is nowhere in the database files, only its argon2 hash
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.0.display())) {
+            stored.extend(bytes);
+        }
+    }
+    let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(secret.as_bytes()), "the secret is stored in plain text");
+    assert!(contains(b"$argon2id$"), "an argon2id hash is stored");
+
+    let out = clients(&db, &["list"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["clientId"], id.as_str());
+    assert!(list[0]["revokedAt"].is_null());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&secret), "list never shows a secret");
+
+    assert!(clients(&db, &["revoke", &id]).status.success());
+    let list: serde_json::Value = serde_json::from_slice(&clients(&db, &["list"]).stdout).unwrap();
+    assert!(list[0]["revokedAt"].is_string(), "{list}");
+    let out = clients(&db, &["revoke", "no-such-client"]);
+    assert!(!out.status.success(), "revoking an unknown client fails");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no client"));
+    let out = clients(&db, &["add", "--namespace", "-bad"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--namespace"));
+}
+
+#[test]
+fn authentication_off_is_refused_unless_on_loopback() {
+    let out = clean(&mut Command::new(BIN))
+        .env("ROSTER_AUTH", "off")
+        .env("ROSTER_LISTEN", "0.0.0.0:0")
+        .env("ROSTER_DATABASE_URL", "memory:")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "refused");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ROSTER_AUTH=off") && stderr.contains("loopback"), "{stderr}");
+
+    // on loopback it starts, and says so loudly
+    let port = free_port();
+    let mut child = clean(&mut Command::new(BIN))
+        .env("ROSTER_AUTH", "off")
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROSTER_DATABASE_URL", "memory:")
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "roster did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let log = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+    assert!(log.contains("AUTHENTICATION IS OFF"), "{log}");
+}

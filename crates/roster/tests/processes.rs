@@ -1,7 +1,10 @@
-//! Two real `roster serve` processes on one store: users racing for one
-//! email across them have exactly one winner; the others get a 400 report
-//! with `conflict`, never a 500. On SQLite (one file, two processes) and,
-//! when their `ROSTER_TEST_*_URL` is set, PostgreSQL and MariaDB.
+//! Two real `roster serve` processes on one store, started at the same
+//! moment (their migrations and their first signing key race too): a client
+//! registered with `roster clients add` gets a token from one, and both
+//! accept it; users racing for one email across them have exactly one
+//! winner, the others get a 400 report with `conflict`, never a 500. On
+//! SQLite (one file, two processes) and, when their `ROSTER_TEST_*_URL` is
+//! set, PostgreSQL and MariaDB.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -29,13 +32,7 @@ impl Drop for Process {
 
 async fn serve(database_url: &str) -> Process {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ROSTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
+    let child = clean(&mut Command::new(BIN))
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
         .env("ROSTER_DATABASE_URL", database_url)
         .env("ROSTER_WORKERS", "2")
@@ -58,11 +55,47 @@ async fn serve(database_url: &str) -> Process {
     }
 }
 
-async fn post(address: &str, body: &Value) -> (u16, Value) {
+fn clean(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("ROSTER_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// `roster clients add --namespace acme` on the store: `(id, secret)`.
+fn add_client(database_url: &str) -> (String, String) {
+    let out = clean(&mut Command::new(BIN))
+        .env("ROSTER_DATABASE_URL", database_url)
+        .args(["clients", "add", "--namespace", "acme", "--name", "hr-sync"])
+        .output()
+        .expect("roster clients add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    (
+        printed["clientId"].as_str().expect("clientId").to_owned(),
+        printed["clientSecret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+async fn token(address: &str, id: &str, secret: &str) -> String {
+    let mut res = awc::Client::default()
+        .post(format!("{address}/api-ext/domain/acme/token"))
+        .send_form(&[("grant_type", "client_credentials"), ("client_id", id), ("client_secret", secret)])
+        .await
+        .expect("an answer");
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.expect("a token");
+    body["access_token"].as_str().expect("access_token").to_owned()
+}
+
+async fn post(address: &str, token: &str, body: &Value) -> (u16, Value) {
     let client = awc::Client::builder().disable_timeout().finish();
     let mut res = client
         .post(format!("{address}/api-ext/domain/acme/user"))
         .insert_header(("content-type", "application/json"))
+        .insert_header(("authorization", format!("Bearer {token}")))
         .send_json(body)
         .await
         .expect("an answer");
@@ -82,9 +115,12 @@ fn racer(i: usize) -> Value {
 async fn race_for_one_email(database_url: &str) {
     // both start at once: their migrations race too
     let (a, b) = tokio::join!(serve(database_url), serve(database_url));
+    let (id, secret) = add_client(database_url);
+    let token = token(&a.address, &id, &secret).await;
     let answers = join_all((0..RACERS).map(|i| {
         let address = if i % 2 == 0 { a.address.clone() } else { b.address.clone() };
-        async move { post(&address, &racer(i)).await }
+        let token = token.clone();
+        async move { post(&address, &token, &racer(i)).await }
     }))
     .await;
     let winners = answers.iter().filter(|(status, _)| *status == 200).count();

@@ -33,6 +33,13 @@ pub enum ApiError {
     /// Readiness: whatever the store's failure, the service is not ready.
     #[error("the store is not ready")]
     NotReady(#[source] RepositoryError),
+    /// No usable bearer token (401): `token_given` says whether one was
+    /// sent (then `WWW-Authenticate` says `error="invalid_token"`).
+    #[error("{detail}")]
+    Unauthorized { detail: String, token_given: bool },
+    /// A good token for another namespace (403).
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl From<UpsertError> for ApiError {
@@ -58,7 +65,10 @@ impl ApiError {
     /// logged once, at the boundary, by the request's span.
     fn detail(&self) -> String {
         match self {
-            ApiError::BadRequest(message) | ApiError::NotFound(message) => message.clone(),
+            ApiError::BadRequest(message) | ApiError::NotFound(message) | ApiError::Forbidden(message) => {
+                message.clone()
+            }
+            ApiError::Unauthorized { detail, .. } => detail.clone(),
             ApiError::MethodNotAllowed { allow } => format!("this resource allows only: {allow}"),
             ApiError::NotAcceptable => {
                 "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them".to_owned()
@@ -93,6 +103,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::BodyRead(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,7 +133,21 @@ impl ResponseError for ApiError {
                     actix_web::http::header::HeaderValue::from_static("5"),
                 );
             }
+            ApiError::Unauthorized { detail, token_given } => {
+                let challenge = if *token_given {
+                    format!(
+                        r#"Bearer realm="roster", error="invalid_token", error_description="{}""#,
+                        detail.replace('"', "'")
+                    )
+                } else {
+                    r#"Bearer realm="roster""#.to_owned()
+                };
+                if let Ok(v) = challenge.parse() {
+                    response.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, v);
+                }
+            }
             ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict)
+            | ApiError::Forbidden(_)
             | ApiError::BadRequest(_)
             | ApiError::NotFound(_)
             | ApiError::NotAcceptable

@@ -5,6 +5,7 @@
 //! collected from exactly what is served.
 #![forbid(unsafe_code)]
 
+mod auth;
 mod dto;
 mod error;
 mod json;
@@ -19,6 +20,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
+use roster_application::auth::Authenticate;
 use roster_application::{CheckReadiness, GetUser, UpsertUser};
 use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
@@ -37,12 +39,16 @@ pub struct AppState {
     pub upsert_user: UpsertUser,
     pub get_user: GetUser,
     pub readiness: CheckReadiness,
+    /// `None` when authentication is off (`ROSTER_AUTH=off`, development).
+    pub auth: Option<Arc<Authenticate>>,
 }
 
 /// Registers every API route; the OpenAPI paths are collected from here.
 pub fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(routes::user::upsert_user)
         .service(routes::user::get_user)
+        .service(routes::token::issue_token)
+        .service(routes::token::issue_token_for_client_namespace)
         .service(routes::health::live)
         .service(routes::health::ready);
 }

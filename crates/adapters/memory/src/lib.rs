@@ -1,6 +1,8 @@
 //! roster's in-memory repository: the same guarantees as the SQL stores
 //! (whole writes, unique email and telephony identity per namespace), kept
-//! in a map behind one lock. Nothing survives a restart.
+//! in a map behind one lock. It is also the in-memory
+//! [`ClientStore`](roster_application::auth::ClientStore). Nothing survives a
+//! restart: neither users, nor clients, nor the signing key.
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,6 +10,7 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use roster_application::auth::{Client, ClientStore};
 use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
 use roster_domain::{Namespace, TelephonyIdentity, User, UserId};
 
@@ -22,10 +25,19 @@ struct Tenant {
     identities: BTreeMap<TelephonyIdentity, UserId>,
 }
 
-/// The in-memory [`UserRepository`].
+/// Registered clients and the token signing key.
+#[derive(Default)]
+struct Auth {
+    /// client id → client
+    clients: BTreeMap<String, Client>,
+    signing_key: Option<Vec<u8>>,
+}
+
+/// The in-memory [`UserRepository`] and [`ClientStore`].
 #[derive(Default)]
 pub struct InMemoryUserRepository {
     tenants: RwLock<HashMap<Namespace, Tenant>>,
+    auth: RwLock<Auth>,
 }
 
 fn poisoned<T>(_: T) -> RepositoryError {
@@ -105,6 +117,44 @@ impl UserRepository for InMemoryUserRepository {
     }
 }
 
+/// A duplicate client id is [`RepositoryError::Conflict`]; revoking a
+/// revoked client says `true` and keeps the first `revoked_at`.
+#[async_trait]
+impl ClientStore for InMemoryUserRepository {
+    async fn insert(&self, client: &Client) -> Result<(), RepositoryError> {
+        let mut auth = self.auth.write().map_err(poisoned)?;
+        if auth.clients.contains_key(&client.id) {
+            return Err(RepositoryError::Conflict);
+        }
+        auth.clients.insert(client.id.clone(), client.clone());
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Client>, RepositoryError> {
+        Ok(self.auth.read().map_err(poisoned)?.clients.get(id).cloned())
+    }
+
+    async fn list(&self) -> Result<Vec<Client>, RepositoryError> {
+        let mut clients: Vec<Client> = self.auth.read().map_err(poisoned)?.clients.values().cloned().collect();
+        clients.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(clients)
+    }
+
+    async fn revoke(&self, id: &str, at: DateTime<Utc>) -> Result<bool, RepositoryError> {
+        let mut auth = self.auth.write().map_err(poisoned)?;
+        let Some(client) = auth.clients.get_mut(id) else {
+            return Ok(false);
+        };
+        client.revoked_at.get_or_insert(at);
+        Ok(true)
+    }
+
+    async fn signing_key(&self, candidate: &[u8]) -> Result<Vec<u8>, RepositoryError> {
+        let mut auth = self.auth.write().map_err(poisoned)?;
+        Ok(auth.signing_key.get_or_insert_with(|| candidate.to_vec()).clone())
+    }
+}
+
 #[cfg(test)]
 mod contract {
     use std::sync::Arc;
@@ -127,4 +177,28 @@ mod contract {
     }
 
     roster_application::repository_contract_tests!(fixture());
+}
+
+#[cfg(test)]
+mod client_contract {
+    use std::sync::Arc;
+
+    use roster_application::auth::ClientStore;
+    use roster_application::contract::clients::ClientStoreFixture;
+
+    use super::InMemoryUserRepository;
+
+    struct Memory(Arc<InMemoryUserRepository>);
+
+    impl ClientStoreFixture for Memory {
+        fn client_store(&self) -> Arc<dyn ClientStore> {
+            self.0.clone()
+        }
+    }
+
+    async fn fixture() -> Memory {
+        Memory(Arc::new(InMemoryUserRepository::default()))
+    }
+
+    roster_application::client_store_contract_tests!(fixture());
 }

@@ -3,10 +3,12 @@
 //! The schema comes from `roster-migrations`; the entities (module `entity`) mirror
 //! it and stay private to this crate. The rest of roster sees only
 //! [`SeaOrmUserRepository`] (an implementation of the application's
-//! [`UserRepository`](roster_application::UserRepository) port), [`connect`]
+//! [`UserRepository`](roster_application::UserRepository) and
+//! [`ClientStore`](roster_application::auth::ClientStore) ports), [`connect`]
 //! and its [`DatabaseSettings`].
 #![forbid(unsafe_code)]
 
+mod client_store;
 mod connect;
 mod context;
 mod entity;

@@ -36,12 +36,12 @@ const RETRIES: u32 = 10;
 /// `(namespace, email_norm)` and `(namespace, platform_norm, agent_id)`.
 #[derive(Debug, Clone)]
 pub struct SeaOrmUserRepository {
-    db: DatabaseConnection,
+    pub(crate) db: DatabaseConnection,
     /// SQLite has one writer at a time. Writers of this process queue here,
     /// in order, instead of polling SQLite's busy handler (whose growing
     /// sleeps made the tail latency of concurrent commits hundreds of ms).
     /// Other processes on the same file still meet the busy timeout.
-    sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    pub(crate) sqlite_writer: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl SeaOrmUserRepository {
@@ -67,7 +67,7 @@ fn backoff(tries: u32) -> Duration {
 
 /// Runs `attempt` until it succeeds, fails for good, or has failed
 /// transiently [`RETRIES`] + 1 times.
-async fn with_retries<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, DbErr>
+pub(crate) async fn with_retries<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, DbErr>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, DbErr>>,

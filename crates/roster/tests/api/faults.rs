@@ -85,6 +85,7 @@ async fn the_database_going_away_under_load(backend: Backend) {
         &[
             ("ROSTER_DATABASE_ACQUIRE_TIMEOUT_SECS", acquire.as_str()),
             ("ROSTER_DATABASE_CONNECT_TIMEOUT_SECS", acquire.as_str()),
+            ("ROSTER_AUTH", "off"),
         ],
     )
     .await;

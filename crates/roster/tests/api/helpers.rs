@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use awc::http::header::HeaderMap;
+use roster::startup::Stores;
 use roster::{Application, Settings};
 use roster_store_seaorm::testing::{ServerKind, TempDatabase};
 use serde_json::{Value, json};
@@ -112,6 +113,7 @@ pub struct TestApp {
     pub address: String,
     pub client: awc::Client,
     pub store: Arc<Store>,
+    pub stores: Stores,
     handle: ServerHandle,
 }
 
@@ -161,9 +163,10 @@ fn issues(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The real app on a fresh store of `backend`.
+/// The real app on a fresh store of `backend`, authentication off (the
+/// behaviour under test is elsewhere; `auth.rs` tests with it on).
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    spawn_on(Store::new(backend).await, None, &[]).await
+    spawn_on(Store::new(backend).await, None, &[("ROSTER_AUTH", "off")]).await
 }
 
 /// The real app on `store`, reaching the database at `url` (the store's own
@@ -179,8 +182,9 @@ pub async fn spawn_on(store: Arc<Store>, url: Option<String>, settings: &[(&str,
     let app = Application::build(&settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let stores = app.stores().clone();
     actix_web::rt::spawn(app.run_until_stopped());
-    TestApp { address, client: awc::Client::builder().disable_timeout().finish(), handle, store }
+    TestApp { address, client: awc::Client::builder().disable_timeout().finish(), handle, store, stores }
 }
 
 impl TestApp {
@@ -189,7 +193,7 @@ impl TestApp {
     pub async fn peer(&self) -> Option<TestApp> {
         match self.store.backend {
             Backend::Memory => None,
-            _ => Some(spawn_on(self.store.clone(), None, &[]).await),
+            _ => Some(spawn_on(self.store.clone(), None, &[("ROSTER_AUTH", "off")]).await),
         }
     }
 

@@ -4,6 +4,7 @@
 //! PostgreSQL and MariaDB, each test on a database of its own); plus races
 //! between two rosters on one store, and the database going away under load.
 
+mod auth;
 mod concurrency;
 mod faults;
 mod helpers;

@@ -1,2 +1,3 @@
 pub mod health;
+pub mod token;
 pub mod user;

@@ -33,6 +33,7 @@ use crate::{ApiError, AppState};
     path = "/api-ext/domain/{namespace}/user",
     tag = "users",
     operation_id = "upsertUser",
+    security(("oauth2" = []), ("bearer" = [])),
     params(
         ("namespace" = String, Path, description = "The client namespace (tenant).", pattern = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", example = "acme"),
         ("commit" = Option<bool>, Query, description = "`true` (default) stores a valid user; `false` is a dry run: the same validation and report, nothing stored. Exactly `true` or `false`, case-insensitive; anything else is a 400 naming the parameter."),
@@ -58,6 +59,8 @@ use crate::{ApiError, AppState};
                     "errors": [{"field": "status", "code": "invalid_value", "message": "status must be one of: Active, Inactive", "value": "active"}],
                     "warnings": [{"field": "emial", "code": "unknown_field", "message": "unknown field 'emial' is ignored"}]}]
             })), (ReportDto = "application/vnd.cogitocorp.v1+json"))),
+        (status = 401, description = "No bearer token, or one that is malformed, forged, expired or of a revoked client. `WWW-Authenticate: Bearer` says so.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "this call needs 'Authorization: Bearer <token>'; get a token from POST /api-ext/domain/{namespace}/token with your client credentials"})),
+        (status = 403, description = "The token is for another namespace.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "the token is for namespace 'globex', not 'acme'; use a client registered for 'acme'"})),
         (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Acceptable", "status": 406, "detail": "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them"})),
         (status = 413, description = "The body is larger than 1 MiB.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Payload Too Large", "status": 413, "detail": "the body is larger than 1048576 bytes (1 MiB); send one user per request, or use the bulk endpoint"})),
         (status = 415, description = "`Content-Type` is not `application/json` or `application/vnd.cogitocorp.v1+json`.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unsupported Media Type", "status": 415, "detail": "send the body as Content-Type: application/json or application/vnd.cogitocorp.v1+json (UTF-8); got 'text/plain'"})),
@@ -72,6 +75,7 @@ pub async fn upsert_user(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::auth::authorize(&req, &state, &namespace).await?;
     let response_type = negotiate(&req)?;
     check_content_type(&req)?;
     let bytes = read_body(&req, payload).await?;
@@ -99,6 +103,7 @@ pub async fn upsert_user(
     path = "/api-ext/domain/{namespace}/user/{userId}",
     tag = "users",
     operation_id = "getUser",
+    security(("oauth2" = []), ("bearer" = [])),
     params(
         ("namespace" = String, Path, description = "The client namespace (tenant).", pattern = "^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", example = "acme"),
         ("userId" = String, Path, description = "The user's key.", example = "a-1001"),
@@ -108,6 +113,8 @@ pub async fn upsert_user(
             content((UserDto = "application/json"), (UserDto = "application/vnd.cogitocorp.v1+json"))),
         (status = 400, description = "The namespace is invalid.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "namespace '-acme' is invalid: 1-64 characters: letters, digits, '_' and '-', starting with a letter or digit"})),
         (status = 404, description = "The namespace has no such user.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Found", "status": 404, "detail": "namespace 'acme' has no user 'a-1001'"})),
+        (status = 401, description = "No bearer token, or one that is malformed, forged, expired or of a revoked client. `WWW-Authenticate: Bearer` says so.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "this call needs 'Authorization: Bearer <token>'; get a token from POST /api-ext/domain/{namespace}/token with your client credentials"})),
+        (status = 403, description = "The token is for another namespace.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "the token is for namespace 'globex', not 'acme'; use a client registered for 'acme'"})),
         (status = 406, description = "`Accept` allows neither JSON media type.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Not Acceptable", "status": 406, "detail": "responses are application/json or application/vnd.cogitocorp.v1+json; send an Accept header that allows one of them"})),
 (status = 500, description = "The store failed unexpectedly; The cause is logged with the request id.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Internal Server Error", "status": 500, "detail": "internal error; nothing was written, and the cause was logged"})),
         (status = 503, description = "The store is unavailable.", body = ProblemDto, content_type = "application/problem+json", example = json!({"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "the user store is unavailable; nothing was written, try again shortly"})),
@@ -119,8 +126,9 @@ pub async fn get_user(
     path: web::Path<(String, String)>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let response_type = negotiate(&req)?;
     let (namespace, user_id) = path.into_inner();
+    crate::auth::authorize(&req, &state, &namespace).await?;
+    let response_type = negotiate(&req)?;
     let user = state.get_user.execute(&namespace, &user_id).await?;
     Ok(json_response(StatusCode::OK, response_type, &UserDto::from(&user)))
 }

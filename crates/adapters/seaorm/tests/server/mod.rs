@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use roster_application::UserRepository;
+use roster_application::auth::ClientStore;
 use roster_application::contract::Fixture;
+use roster_application::contract::clients::ClientStoreFixture;
 use roster_migrations::Migrator;
 use roster_migrations::sea_orm_migration::MigratorTrait;
 use roster_store_seaorm::testing::{ServerKind, TempDatabase};
@@ -18,6 +20,12 @@ pub struct Server {
 
 impl Fixture for Server {
     fn repository(&self) -> Arc<dyn UserRepository> {
+        self.repository.clone()
+    }
+}
+
+impl ClientStoreFixture for Server {
+    fn client_store(&self) -> Arc<dyn ClientStore> {
         self.repository.clone()
     }
 }
