@@ -22,7 +22,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// (sqlite://roster.db?mode=rwc; also postgres://…, mysql://…, memory:),
 /// ROSTER_LOG_FORMAT (text|json), ROSTER_LOG_FILTER, ROSTER_WORKERS,
 /// ROSTER_MIGRATE_ON_START, ROSTER_DATABASE_MAX_CONNECTIONS,
-/// ROSTER_DATABASE_CONNECT_TIMEOUT_SECS, ROSTER_DATABASE_ACQUIRE_TIMEOUT_SECS.
+/// ROSTER_DATABASE_CONNECT_TIMEOUT_SECS, ROSTER_DATABASE_ACQUIRE_TIMEOUT_SECS,
+/// ROSTER_AUTH (on|off), ROSTER_AUTH_TOKEN_TTL, ROSTER_AUTH_SIGNING_KEY(_FILE).
 #[derive(Parser)]
 #[command(name = "roster", version)]
 struct Cli {

@@ -97,35 +97,30 @@ fn form_decode(s: &str) -> Option<String> {
 }
 
 /// `(id, secret)` of `Authorization: Basic …`; `Err` when it is malformed;
-/// `None` without one, or with another scheme.
-fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, HttpResponse> {
+/// `None` without one, or with another scheme (a bearer token, say: then
+/// the credentials must be in the body).
+fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, MalformedBasic> {
     let Some(value) = req.headers().get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let malformed = || {
-        oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "the Authorization header must be 'Basic base64(client_id:client_secret)'",
-        )
-    };
-    let value = value.to_str().map_err(|_| malformed())?;
+    let value = value.to_str().map_err(|_| MalformedBasic)?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
-        return Err(malformed());
+        return Err(MalformedBasic);
     };
     if !scheme.eq_ignore_ascii_case("basic") {
-        // Not client authentication (a bearer token, say): the credentials
-        // must then be in the body.
         return Ok(None);
     }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(|_| MalformedBasic)?;
+    let decoded = String::from_utf8(decoded).map_err(|_| MalformedBasic)?;
+    let (id, secret) = decoded.split_once(':').ok_or(MalformedBasic)?;
     match (form_decode(id), form_decode(secret)) {
         (Some(id), Some(secret)) => Ok(Some((id, secret))),
-        _ => Err(malformed()),
+        _ => Err(MalformedBasic),
     }
 }
+
+/// An `Authorization: Basic` header that can't be read.
+struct MalformedBasic;
 
 async fn token(
     req: HttpRequest,
@@ -188,7 +183,13 @@ async fn token(
     }
     let basic = match basic_credentials(&req) {
         Ok(basic) => basic,
-        Err(response) => return Ok(response),
+        Err(MalformedBasic) => {
+            return Ok(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "the Authorization header must be 'Basic base64(client_id:client_secret)'",
+            ));
+        }
     };
     let (id, secret) = match (basic, client_id, client_secret) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
