@@ -199,7 +199,9 @@ async fn token_requests_follow_rfc_6749(backend: Backend) {
     let app = spawn(backend).await;
     let (id, secret) = client(&app, "acme").await;
     let path = "/api-ext/domain/acme/token";
-    let cases: Vec<(Vec<(&str, String)>, String, u16, &str)> = vec![
+    // (extra headers, form, status, error)
+    type Case<'a> = (Vec<(&'a str, String)>, String, u16, &'a str);
+    let cases: Vec<Case> = vec![
         (vec![], format!("grant_type=password&client_id={id}&client_secret={secret}"), 400, "unsupported_grant_type"),
         (vec![], format!("client_id={id}&client_secret={secret}"), 400, "invalid_request"),
         (
