@@ -33,7 +33,7 @@ pub(crate) async fn authorize(req: &HttpRequest, state: &AppState, namespace: &s
     match auth.authorize(namespace, token).await {
         Ok(_) => Ok(()),
         Err(AuthError::Missing) => Err(ApiError::Unauthorized {
-            detail: "this call needs 'Authorization: Bearer <token>'; get a token from POST /api-ext/domain/{namespace}/token with your client credentials".to_owned(),
+            detail: "this call needs 'Authorization: Bearer <token>'; get a token with your client credentials from POST /api-ext/domain/{namespace}/token (or POST /api-ext/token; in Swagger UI: Authorize)".to_owned(),
             token_given: false,
         }),
         Err(AuthError::Invalid(TokenError::Expired)) => Err(ApiError::Unauthorized {

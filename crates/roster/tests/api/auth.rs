@@ -233,10 +233,25 @@ async fn token_requests_follow_rfc_6749(backend: Backend) {
         let r = token_request(&app, path, &headers, &form).await;
         assert_eq!((r.status, r.body["error"].as_str()), (status, Some(error)), "{form}: {}", r.raw);
         assert!(r.body["error_description"].is_string(), "{}", r.raw);
-        if status == 401 {
-            assert!(r.headers.contains_key("www-authenticate"), "401 says how to authenticate");
+        let used_basic = headers.iter().any(|(k, v)| *k == "authorization" && v.starts_with("Basic"));
+        if status == 401 && used_basic {
+            assert!(r.headers.contains_key("www-authenticate"), "a 401 to HTTP Basic says how to authenticate");
         }
     }
+    // a browser's script gets no Basic challenge: its native sign-in pop-up
+    // would hide the error from the page (Swagger UI's Authorize)
+    let r = token_request(
+        &app,
+        path,
+        &[("authorization", &basic(&id, "wrong")), ("sec-fetch-mode", "cors")],
+        "grant_type=client_credentials",
+    )
+    .await;
+    assert_eq!((r.status, r.body["error"].as_str()), (401, Some("invalid_client")), "{}", r.raw);
+    assert!(!r.headers.contains_key("www-authenticate"), "no challenge to a browser");
+    let r =
+        token_request(&app, path, &[("authorization", &basic(&id, "wrong"))], "grant_type=client_credentials").await;
+    assert_eq!(r.headers.get("www-authenticate").unwrap(), r#"Basic realm="roster""#);
     // not a form
     let r = app
         .request(

@@ -65,7 +65,22 @@ fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<S
     let mut response = HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(OAuthErrorDto { error, error_description: description.into() });
-    if status == StatusCode::UNAUTHORIZED {
+    response
+}
+
+/// `401 invalid_client`. RFC 6749 §5.2 asks for `WWW-Authenticate: Basic`
+/// when the client authenticated with HTTP Basic; a browser, though, answers
+/// that challenge with its own sign-in pop-up instead of letting the page
+/// (Swagger UI's Authorize) show the error. So the challenge goes to every
+/// client that used Basic except a browser's script (`Sec-Fetch-Mode`).
+fn invalid_client(req: &HttpRequest, description: impl Into<String>) -> HttpResponse {
+    let mut response = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
+    let used_basic = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.len() >= 6 && v[..6].eq_ignore_ascii_case("basic "));
+    if used_basic && !req.headers().contains_key("sec-fetch-mode") {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(r#"Basic realm="roster""#));
     }
     response
@@ -184,9 +199,8 @@ async fn token(
     let basic = match basic_credentials(&req) {
         Ok(basic) => basic,
         Err(MalformedBasic) => {
-            return Ok(oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
+            return Ok(invalid_client(
+                &req,
                 "the Authorization header must be 'Basic base64(client_id:client_secret)'",
             ));
         }
@@ -198,9 +212,8 @@ async fn token(
         (Some(credentials), None, None) => credentials,
         (None, Some(id), Some(secret)) => (id, secret),
         (None, _, _) => {
-            return Ok(oauth_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
+            return Ok(invalid_client(
+                &req,
                 "client credentials are required: HTTP Basic (client_id:client_secret) or client_id and client_secret in the body",
             ));
         }
@@ -210,9 +223,7 @@ async fn token(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .insert_header((header::PRAGMA, "no-cache"))
             .json(TokenDto { access_token: token.access_token, token_type: "Bearer", expires_in: token.expires_in })),
-        Err(TokenRequestError::InvalidClient) => {
-            Ok(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client authentication failed"))
-        }
+        Err(TokenRequestError::InvalidClient) => Ok(invalid_client(&req, "client authentication failed")),
         Err(TokenRequestError::Throttled { retry_after }) => {
             let mut response = oauth_error(
                 StatusCode::TOO_MANY_REQUESTS,
