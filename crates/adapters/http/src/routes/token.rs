@@ -62,10 +62,9 @@ pub struct OAuthErrorDto {
 }
 
 fn oauth_error(status: StatusCode, error: &'static str, description: impl Into<String>) -> HttpResponse {
-    let mut response = HttpResponse::build(status)
+    HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(OAuthErrorDto { error, error_description: description.into() });
-    response
+        .json(OAuthErrorDto { error, error_description: description.into() })
 }
 
 /// `401 invalid_client`. RFC 6749 §5.2 asks for `WWW-Authenticate: Basic`
