@@ -16,7 +16,7 @@ use roster_domain::Namespace;
 use crate::{Clock, IdGenerator, RepositoryError};
 
 /// A client registered for one namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Client {
     pub id: String,
     pub namespace: Namespace,
@@ -25,6 +25,19 @@ pub struct Client {
     pub secret_hash: String,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for Client {
+    /// Everything but the secret's hash.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("namespace", &self.namespace)
+            .field("name", &self.name)
+            .field("created_at", &self.created_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where clients and the token signing key are kept.
@@ -46,12 +59,15 @@ pub trait ClientStore: Send + Sync + 'static {
 }
 
 /// Secrets: made at random, stored only as a slow password hash.
+#[async_trait]
 pub trait Credentials: Send + Sync + 'static {
     /// A new random secret, printable.
     fn new_secret(&self) -> String;
     fn hash(&self, secret: &str) -> String;
     /// Whether `secret` matches `hash`; a malformed hash matches nothing.
-    fn verify(&self, secret: &str, hash: &str) -> bool;
+    /// Slow by design: an implementation keeps it off the async workers and
+    /// bounds how many run at once.
+    async fn verify(&self, secret: &str, hash: &str) -> bool;
 }
 
 /// What a token says.
@@ -134,6 +150,15 @@ pub const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 pub const REVOCATION_CHECK_EVERY: Duration = Duration::from_secs(5);
 /// Most client ids tracked for throttling or revocation at once.
 const TRACKED: usize = 10_000;
+/// Client ids are at most 64 characters (the store's column); secrets this
+/// long are not ours either.
+const MAX_CLIENT_ID_CHARS: usize = 64;
+const MAX_SECRET_BYTES: usize = 1024;
+
+/// An id that could be a client's: 1–64 characters, no control characters.
+fn plausible_client_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_CLIENT_ID_CHARS && !id.chars().any(char::is_control)
+}
 
 /// The authentication use cases: issuing tokens and checking them.
 pub struct Authenticate {
@@ -158,6 +183,12 @@ impl Authenticate {
     }
 
     /// The client-credentials grant at `…/{namespace}/token`.
+    ///
+    /// Guessing is bounded per client: each attempt at a known client's
+    /// secret takes a slot in its failure window *before* the (slow) hash is
+    /// checked — so concurrent attempts count too — and gives it back when
+    /// the secret was right. Unknown ids cost the same hash check and are not
+    /// tracked (nothing can be guessed there).
     pub async fn issue_token(
         &self,
         namespace: Option<&Namespace>,
@@ -165,27 +196,22 @@ impl Authenticate {
         secret: &str,
     ) -> Result<IssuedToken, TokenRequestError> {
         let now = self.clock.now();
-        if let Some(retry_after) = self.throttled(client_id, now) {
-            return Err(TokenRequestError::Throttled { retry_after });
+        if !plausible_client_id(client_id) || secret.len() > MAX_SECRET_BYTES {
+            return Err(TokenRequestError::InvalidClient);
         }
-        let client = self.clients.get(client_id).await?;
-        let good = match &client {
-            // The hash is checked even for a client that would be refused
-            // anyway, so the time taken tells nothing.
-            Some(c) => {
-                self.credentials.verify(secret, &c.secret_hash)
-                    && c.revoked_at.is_none()
-                    && namespace.is_none_or(|ns| ns == &c.namespace)
-            }
-            None => {
-                let _ = self.credentials.verify(secret, DUMMY_HASH);
-                false
-            }
-        };
-        let Some(client) = client.filter(|_| good) else {
-            self.record_failure(client_id, now);
+        let Some(client) = self.clients.get(client_id).await? else {
+            let _ = self.credentials.verify(secret, DUMMY_HASH).await;
             return Err(TokenRequestError::InvalidClient);
         };
+        let slot =
+            self.begin_attempt(client_id, now).map_err(|retry_after| TokenRequestError::Throttled { retry_after })?;
+        if !self.credentials.verify(secret, &client.secret_hash).await {
+            return Err(TokenRequestError::InvalidClient);
+        }
+        self.forgive(client_id, slot);
+        if client.revoked_at.is_some() || namespace.is_some_and(|ns| ns != &client.namespace) {
+            return Err(TokenRequestError::InvalidClient);
+        }
         let issued_at = now.timestamp();
         let ttl = self.ttl.as_secs().max(1);
         let claims = Claims {
@@ -214,29 +240,43 @@ impl Authenticate {
         Ok(Principal { client_id: claims.client_id, namespace: claims.namespace })
     }
 
-    fn throttled(&self, client_id: &str, now: DateTime<Utc>) -> Option<Duration> {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+    /// Takes a slot in `client_id`'s failure window, or says how long to
+    /// wait when the window is full. When too many clients are tracked at
+    /// once, attempts are refused rather than let through untracked.
+    fn begin_attempt(&self, client_id: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Duration> {
         let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or_default();
-        let recent = failures.get_mut(client_id)?;
-        recent.retain(|t| now - *t < window);
-        if recent.len() < MAX_FAILURES {
-            return None;
-        }
-        let oldest = recent.iter().min().copied().unwrap_or(now);
-        let wait = (oldest + window - now).to_std().unwrap_or_default();
-        Some(wait.max(Duration::from_secs(1)))
-    }
-
-    fn record_failure(&self, client_id: &str, now: DateTime<Utc>) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() >= TRACKED && !failures.contains_key(client_id) {
-            let window = chrono::Duration::from_std(FAILURE_WINDOW).unwrap_or_default();
-            failures.retain(|_, times| times.iter().any(|t| now - *t < window));
+            failures.retain(|_, times| {
+                times.retain(|t| now - *t < window);
+                !times.is_empty()
+            });
             if failures.len() >= TRACKED {
-                return;
+                return Err(FAILURE_WINDOW);
             }
         }
-        failures.entry(client_id.to_owned()).or_default().push(now);
+        let recent = failures.entry(client_id.to_owned()).or_default();
+        recent.retain(|t| now - *t < window);
+        if recent.len() >= MAX_FAILURES {
+            let oldest = recent.iter().min().copied().unwrap_or(now);
+            let wait = (oldest + window - now).to_std().unwrap_or_default();
+            return Err(wait.max(Duration::from_secs(1)));
+        }
+        recent.push(now);
+        Ok(now)
+    }
+
+    /// Gives back the slot of an attempt whose secret was right.
+    fn forgive(&self, client_id: &str, slot: DateTime<Utc>) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(recent) = failures.get_mut(client_id) {
+            if let Some(i) = recent.iter().position(|t| *t == slot) {
+                recent.swap_remove(i);
+            }
+            if recent.is_empty() {
+                failures.remove(client_id);
+            }
+        }
     }
 
     async fn is_revoked(&self, client_id: &str, now: DateTime<Utc>) -> Result<bool, RepositoryError> {

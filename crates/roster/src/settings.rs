@@ -135,7 +135,12 @@ impl Settings {
         let env: std::collections::HashMap<String, String> = env.into_iter().filter(|(k, _)| is_setting(k)).collect();
         builder = builder.add_source(config::Environment::with_prefix("ROSTER").source(Some(env)).try_parsing(false));
         let config = builder.build().map_err(|e| format!("configuration: {e}"))?;
-        serde_path_to_error::deserialize(config).map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))
+        let settings: Settings = serde_path_to_error::deserialize(config)
+            .map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))?;
+        if settings.auth_token_ttl == 0 {
+            return Err("configuration: at auth_token_ttl: a token must live at least 1 second".to_owned());
+        }
+        Ok(settings)
     }
 
     /// The configured signing key: `auth_signing_key`, else the contents of
@@ -239,6 +244,8 @@ mod tests {
         assert_eq!((s.auth, s.auth_token_ttl), (AuthMode::Off, 60));
         assert!(s.configured_signing_key().unwrap_err().contains("32 bytes"));
         assert!(!format!("{s:?}").contains("\"k\""), "the key is not shown");
+        let e = Settings::load_from(None, env(&[("ROSTER_AUTH_TOKEN_TTL", "0")])).unwrap_err();
+        assert!(e.contains("auth_token_ttl"), "{e}");
         let e = Settings::load_from(None, env(&[("ROSTER_AUTH", "maybe")])).unwrap_err();
         assert!(e.contains("auth"), "{e}");
         let file = std::env::temp_dir().join(format!("roster-key-{}", std::process::id()));

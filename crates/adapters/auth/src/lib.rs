@@ -10,6 +10,10 @@
 
 #![forbid(unsafe_code)]
 
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm as Argon2Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier};
 use base64::Engine as _;
@@ -59,9 +63,20 @@ pub fn random_key() -> Vec<u8> {
 ///
 /// Verification takes its parameters from the stored hash, so hashes made
 /// with other (bounded) parameters still verify.
-#[derive(Debug, Clone, Default)]
+///
+/// Verifications run on tokio's blocking pool, at most one per CPU at once
+/// (the rest wait their turn), so a flood of token requests can't stall the
+/// async workers serving everything else.
+#[derive(Debug, Clone)]
 pub struct Argon2Credentials {
     argon2: Argon2<'static>,
+    verifying: Arc<Semaphore>,
+}
+
+impl Default for Argon2Credentials {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Argon2Credentials {
@@ -69,7 +84,14 @@ impl Argon2Credentials {
     /// `DUMMY_HASH`).
     #[must_use]
     pub fn new() -> Self {
-        Argon2Credentials { argon2: Argon2::default() }
+        let cpus = std::thread::available_parallelism().map(usize::from).unwrap_or(1);
+        Argon2Credentials { argon2: Argon2::default(), verifying: Arc::new(Semaphore::new(cpus)) }
+    }
+
+    /// [`Credentials::verify`], here and now, on the calling thread.
+    #[must_use]
+    pub fn verify_now(&self, secret: &str, hash: &str) -> bool {
+        parse_bounded(hash).is_some_and(|parsed| self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok())
     }
 }
 
@@ -83,6 +105,7 @@ fn parse_bounded(hash: &str) -> Option<PasswordHash> {
     within.then_some(parsed)
 }
 
+#[async_trait::async_trait]
 impl Credentials for Argon2Credentials {
     /// [`SECRET_LEN`] random bytes, base64url without padding: only
     /// `A–Z a–z 0–9 - _`, so safe in HTTP Basic credentials, form bodies and
@@ -100,8 +123,12 @@ impl Credentials for Argon2Credentials {
 
     /// `false` for a wrong secret and for a malformed, non-Argon2 or
     /// unreasonably costly hash; never panics.
-    fn verify(&self, secret: &str, hash: &str) -> bool {
-        parse_bounded(hash).is_some_and(|parsed| self.argon2.verify_password(secret.as_bytes(), &parsed).is_ok())
+    async fn verify(&self, secret: &str, hash: &str) -> bool {
+        let Ok(_turn) = self.verifying.acquire().await else {
+            return false;
+        };
+        let (this, secret, hash) = (self.clone(), secret.to_owned(), hash.to_owned());
+        tokio::task::spawn_blocking(move || this.verify_now(&secret, &hash)).await.unwrap_or(false)
     }
 }
 

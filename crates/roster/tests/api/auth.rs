@@ -271,10 +271,29 @@ async fn a_revoked_client_gets_nothing(backend: Backend) {
     let app = spawn(backend).await;
     let (id, secret) = client(&app, "acme").await;
     let t = token(&app, "acme", &id, &secret).await;
+    // in use before the revocation: the process re-checks a client's status
+    // at most every REVOCATION_CHECK_EVERY (5 s)
+    assert_eq!(upsert_with(&app, "acme", Some(&format!("Bearer {t}"))).await.status, 200);
     assert!(manage(&app).revoke(&id).await.unwrap());
-    let r = upsert_with(&app, "acme", Some(&format!("Bearer {t}"))).await;
+    let revoked_at = std::time::Instant::now();
+    let r = loop {
+        let r = upsert_with(&app, "acme", Some(&format!("Bearer {t}"))).await;
+        if r.status != 200 {
+            break r;
+        }
+        assert!(
+            revoked_at.elapsed() < roster_application::auth::REVOCATION_CHECK_EVERY + std::time::Duration::from_secs(2),
+            "the token still works"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(250)).await;
+    };
     assert_unauthorized(&r);
     assert!(r.body["detail"].as_str().unwrap().contains("revoked"), "{}", r.raw);
+    // a token never used before the revocation stops at once
+    let (other, other_secret) = client(&app, "acme").await;
+    let t = token(&app, "acme", &other, &other_secret).await;
+    assert!(manage(&app).revoke(&other).await.unwrap());
+    assert_unauthorized(&upsert_with(&app, "acme", Some(&format!("Bearer {t}"))).await);
     let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
     let r = token_request(&app, "/api-ext/domain/acme/token", &[], &form).await;
     assert_eq!((r.status, r.body["error"].as_str()), (401, Some("invalid_client")), "{}", r.raw);
@@ -296,6 +315,26 @@ async fn repeated_wrong_secrets_are_throttled(backend: Backend) {
     // another client is not affected
     let (other, other_secret) = client(&app, "acme").await;
     token(&app, "acme", &other, &other_secret).await;
+    // attempts sent at once count too: of 12 simultaneous wrong secrets, at
+    // most MAX_FAILURES are checked, the rest are refused
+    let (third, _) = client(&app, "acme").await;
+    let wrong = format!("grant_type=client_credentials&client_id={third}&client_secret=guess");
+    let answers =
+        futures_util::future::join_all((0..12).map(|_| token_request(&app, "/api-ext/domain/acme/token", &[], &wrong)))
+            .await;
+    let checked = answers.iter().filter(|a| a.status == 401).count();
+    let refused = answers.iter().filter(|a| a.status == 429).count();
+    assert_eq!(
+        (checked, refused),
+        (roster_application::auth::MAX_FAILURES, 12 - roster_application::auth::MAX_FAILURES)
+    );
+    // an id that can't be a client's (control characters, too long) is
+    // refused like any unknown one, never a 500
+    for id in ["%00", "a%0Ab", &"x".repeat(65)] {
+        let form = format!("grant_type=client_credentials&client_id={id}&client_secret=x");
+        let r = token_request(&app, "/api-ext/domain/acme/token", &[], &form).await;
+        assert_eq!((r.status, r.body["error"].as_str()), (401, Some("invalid_client")), "{id}: {}", r.raw);
+    }
 }
 
 /// A second roster on the same store (a second process) accepts the
