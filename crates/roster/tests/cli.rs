@@ -4,6 +4,8 @@ use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use roster_store_seaorm::testing::TempSqlite;
+
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
 
 fn free_port() -> u16 {
@@ -118,34 +120,13 @@ fn serves_answers_health_checks_and_stops_cleanly_on_sigterm() {
     assert!(logged, "no log line of request {request_id}:\n{log}");
 }
 
-/// A fresh SQLite file, removed at the end.
-struct TempDb(std::path::PathBuf);
-
-impl TempDb {
-    fn new() -> TempDb {
-        TempDb(std::env::temp_dir().join(format!("roster-cli-{}.db", uuid::Uuid::now_v7())))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.display())
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
-
-fn clients(db: &TempDb, args: &[&str]) -> std::process::Output {
-    clean(&mut Command::new(BIN)).env("ROSTER_DATABASE_URL", db.url()).arg("clients").args(args).output().unwrap()
+fn clients(db: &TempSqlite, args: &[&str]) -> std::process::Output {
+    clean(&mut Command::new(BIN)).env("ROSTER_DATABASE_URL", &db.url).arg("clients").args(args).output().unwrap()
 }
 
 #[test]
 fn clients_are_added_listed_and_revoked_and_secrets_are_kept_hashed() {
-    let db = TempDb::new();
+    let db = TempSqlite::new("roster-cli");
     let out = clients(&db, &["add", "--namespace", "acme", "--name", "HR sync"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let added: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
@@ -157,7 +138,7 @@ fn clients_are_added_listed_and_revoked_and_secrets_are_kept_hashed() {
     // the secret is nowhere in the database files, only its argon2 hash
     let mut stored = Vec::new();
     for suffix in ["", "-wal"] {
-        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.0.display())) {
+        if let Ok(bytes) = std::fs::read(format!("{}{suffix}", db.path.display())) {
             stored.extend(bytes);
         }
     }

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use roster_store_seaorm::testing::{ServerKind, TempDatabase};
+use roster_store_seaorm::testing::{ServerKind, TempDatabase, TempSqlite};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roster");
@@ -139,11 +139,8 @@ async fn race_for_one_email(database_url: &str) {
 
 #[actix_web::test]
 async fn two_processes_on_one_sqlite_file() {
-    let path = std::env::temp_dir().join(format!("roster-processes-{}.db", uuid::Uuid::now_v7()));
-    race_for_one_email(&format!("sqlite://{}?mode=rwc", path.display())).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
+    let file = TempSqlite::new("roster-processes");
+    race_for_one_email(&file.url).await;
 }
 
 #[actix_web::test]

@@ -128,3 +128,33 @@ impl Drop for TempDatabase {
         }
     }
 }
+
+/// A SQLite database file of its own (with `mode=rwc`, created on first
+/// connection), removed with its WAL and journal files when dropped.
+pub struct TempSqlite {
+    /// `sqlite://…?mode=rwc`.
+    pub url: String,
+    pub path: std::path::PathBuf,
+}
+
+impl TempSqlite {
+    /// A new, not yet existing, file in the temporary directory, its name
+    /// starting with `prefix`.
+    pub fn new(prefix: &str) -> TempSqlite {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("{prefix}-{}-{n}-{nanos}.db", std::process::id()));
+        TempSqlite { url: format!("sqlite://{}?mode=rwc", path.display()), path }
+    }
+}
+
+impl Drop for TempSqlite {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut file = self.path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}

@@ -9,20 +9,19 @@
 mod server;
 
 mod sqlite {
-    use std::path::PathBuf;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::{SystemTime, UNIX_EPOCH};
 
     use roster_application::auth::ClientStore;
     use roster_application::contract::clients::ClientStoreFixture;
     use roster_migrations::Migrator;
     use roster_migrations::sea_orm_migration::MigratorTrait;
+    use roster_store_seaorm::testing::TempSqlite;
     use roster_store_seaorm::{DatabaseSettings, SeaOrmUserRepository, connect};
 
     struct Sqlite {
         store: Arc<SeaOrmUserRepository>,
-        path: PathBuf,
+        // Removed after the store's pool is gone (fields drop in order).
+        _file: TempSqlite,
     }
 
     impl ClientStoreFixture for Sqlite {
@@ -31,30 +30,12 @@ mod sqlite {
         }
     }
 
-    impl Drop for Sqlite {
-        fn drop(&mut self) {
-            for suffix in ["", "-wal", "-shm", "-journal"] {
-                let mut file = self.path.clone().into_os_string();
-                file.push(suffix);
-                let _ = std::fs::remove_file(file);
-            }
-        }
-    }
-
-    fn unique_path() -> PathBuf {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        std::env::temp_dir().join(format!("roster-clients-{}-{n}-{nanos}.db", std::process::id()))
-    }
-
     async fn fixture() -> Sqlite {
-        let path = unique_path();
-        let settings =
-            DatabaseSettings { url: format!("sqlite://{}?mode=rwc", path.display()), ..DatabaseSettings::default() };
-        let db = connect(&settings).await.expect("connect");
+        let file = TempSqlite::new("roster-clients");
+        let db =
+            connect(&DatabaseSettings { url: file.url.clone(), ..DatabaseSettings::default() }).await.expect("connect");
         Migrator::up(&db, None).await.expect("migrate");
-        Sqlite { store: Arc::new(SeaOrmUserRepository::new(db)), path }
+        Sqlite { store: Arc::new(SeaOrmUserRepository::new(db)), _file: file }
     }
 
     roster_application::client_store_contract_tests!(fixture());

@@ -1,14 +1,13 @@
 //! `spawn_app()`: the real roster — the same `Application::build` as the
 //! binary — on port 0, over a fresh store per test.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::dev::ServerHandle;
 use awc::http::header::HeaderMap;
 use roster::startup::Stores;
 use roster::{Application, Settings};
-use roster_store_seaorm::testing::{ServerKind, TempDatabase};
+use roster_store_seaorm::testing::{ServerKind, TempDatabase, TempSqlite};
 use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,19 +65,6 @@ macro_rules! backend_module {
     };
 }
 
-/// A database file removed (with its WAL files) when the test ends.
-struct TempSqlite(PathBuf);
-
-impl Drop for TempSqlite {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let mut p = self.0.clone().into_os_string();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
-    }
-}
-
 /// A fresh store for one test, removed when the last app using it is gone.
 pub struct Store {
     pub backend: Backend,
@@ -93,9 +79,9 @@ impl Store {
         match backend {
             Backend::Memory => {}
             Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("roster-api-{}.db", uuid::Uuid::now_v7()));
-                store.url = format!("sqlite://{}?mode=rwc", path.display());
-                store._sqlite = Some(TempSqlite(path));
+                let file = TempSqlite::new("roster-api");
+                store.url = file.url.clone();
+                store._sqlite = Some(file);
             }
             Backend::Postgres | Backend::MySql => {
                 let kind = backend.server().expect("a server");
