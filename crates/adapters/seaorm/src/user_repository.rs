@@ -265,12 +265,27 @@ impl UserRepository for SeaOrmUserRepository {
 
     #[tracing::instrument(skip(self, user, at), fields(user_id = %user.user_id), err)]
     async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
-        let (ns, id) = (namespace.as_str(), user.user_id.as_str());
-        let _writer = match &self.sqlite_writer {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
+        // The save runs on a task of its own: if the caller goes away midway
+        // (an HTTP client that disconnects drops its request's future), the
+        // transaction still ends — committed or rolled back — instead of
+        // being abandoned on a pooled connection with its locks held.
+        let this = self.clone();
+        let (ns, id) = (namespace.as_str().to_owned(), user.user_id.as_str().to_owned());
+        let rows_of = {
+            let (ns, user) = (ns.clone(), user.clone());
+            move || rows::to_rows(&ns, &user, at)
         };
-        with_retries("save", || self.save_once(ns, id, rows::to_rows(ns, user, at))).await.map_err(to_repository_error)
+        let save = tokio::spawn(async move {
+            let _writer = match &this.sqlite_writer {
+                Some(lock) => Some(lock.lock().await),
+                None => None,
+            };
+            with_retries("save", || this.save_once(&ns, &id, rows_of())).await
+        });
+        match save.await {
+            Ok(result) => result.map_err(to_repository_error),
+            Err(panicked) => Err(RepositoryError::Internal(Box::new(panicked))),
+        }
     }
 
     #[tracing::instrument(skip(self), err)]
