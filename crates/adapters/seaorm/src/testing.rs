@@ -100,10 +100,6 @@ impl TempDatabase {
         admin.close().await.expect("close the admin connection");
         TempDatabase { url: with_database(admin_url, &name), admin_url: admin_url.to_owned(), name, backend }
     }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
 }
 
 impl Drop for TempDatabase {

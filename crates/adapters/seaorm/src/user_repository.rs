@@ -85,7 +85,9 @@ where
     }
 }
 
-/// Writes the user row: an upsert on `(namespace, user_id)`.
+/// Writes the user row: an upsert on `(namespace, user_id)` (SQLite and
+/// MySQL/MariaDB; PostgreSQL saves through `roster_save_user`, see
+/// `postgres.rs`).
 ///
 /// On MySQL/MariaDB `ON DUPLICATE KEY UPDATE` fires on *any* unique key,
 /// so a clash on the email index would overwrite the other user's row;
