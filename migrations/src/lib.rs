@@ -71,13 +71,37 @@ pub async fn run(db: &DatabaseConnection) -> Result<(), DbErr> {
             txn.commit().await
         }
         _ => {
-            let options = TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            };
-            let txn = db.begin_with_options(options).await?;
-            Migrator::up(&txn, None).await?;
-            txn.commit().await
+            // The write lock is waited for up to the busy timeout; another
+            // process's migrations can take longer than that on a busy
+            // machine, so waiting goes on, a while, before giving up.
+            let give_up = std::time::Instant::now() + SQLITE_LOCK_PATIENCE;
+            loop {
+                match sqlite_run(db).await {
+                    Err(e) if is_sqlite_busy(&e) && std::time::Instant::now() < give_up => {
+                        tracing::info!("another process holds the database's write lock; waiting to migrate");
+                    }
+                    result => return result,
+                }
+            }
         }
     }
+}
+
+/// How long a SQLite migration waits for another process's write lock.
+const SQLITE_LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+async fn sqlite_run(db: &DatabaseConnection) -> Result<(), DbErr> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    let txn = db.begin_with_options(options).await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
+}
+
+/// SQLite's "database is locked" (SQLITE_BUSY), after its busy timeout.
+fn is_sqlite_busy(e: &DbErr) -> bool {
+    let text = e.to_string();
+    text.contains("database is locked") || text.contains("(code: 5)")
 }

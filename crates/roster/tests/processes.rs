@@ -38,10 +38,10 @@ async fn serve(database_url: &str) -> Process {
         .env("ROSTER_WORKERS", "2")
         .arg("serve")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start roster");
-    let process = Process { child, address: format!("http://127.0.0.1:{port}") };
+    let mut process = Process { child, address: format!("http://127.0.0.1:{port}") };
     let client = awc::Client::default();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -49,6 +49,10 @@ async fn serve(database_url: &str) -> Process {
             && r.status() == 200
         {
             return process;
+        }
+        if let Ok(Some(status)) = process.child.try_wait() {
+            let log = process.child.stderr.take().map(|e| std::io::read_to_string(e).unwrap_or_default());
+            panic!("roster exited ({status}) on {database_url}:\n{}", log.unwrap_or_default());
         }
         assert!(Instant::now() < deadline, "roster did not become ready on {database_url}");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;

@@ -151,3 +151,26 @@ async fn writers_of_two_pools_on_one_file_all_succeed() {
         assert!(first.find(&ns(), &id).await.expect("find").is_some());
     }
 }
+
+/// A second process migrating while another holds the write lock longer
+/// than the busy timeout (5 s) waits for it rather than failing to start.
+#[tokio::test]
+async fn migrating_waits_out_a_write_lock_held_past_the_busy_timeout() {
+    let file = roster_store_seaorm::testing::TempSqlite::new("roster-migrate-lock");
+    let settings = DatabaseSettings { url: file.url.clone(), max_connections: 1, ..DatabaseSettings::default() };
+    let holder = connect(&settings).await.expect("connect");
+    let lock = holder
+        .begin_with_options(sea_orm::TransactionOptions {
+            sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await
+        .expect("take the write lock");
+    let migrator = connect(&settings).await.expect("connect");
+    let started = std::time::Instant::now();
+    let migrating = tokio::spawn(async move { roster_migrations::run(&migrator).await });
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    lock.commit().await.expect("release the lock");
+    migrating.await.expect("join").expect("migrated once the lock was free");
+    assert!(started.elapsed() >= Duration::from_secs(7), "it waited for the lock");
+}
