@@ -24,23 +24,11 @@ use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, SqlErr};
 
 use crate::SeaOrmUserRepository;
 use crate::entity::{auth_clients, auth_signing_keys};
-use crate::error::to_repository_error;
+use crate::error::{corrupt_value as corrupt, to_repository_error};
 use crate::user_repository::with_retries;
 
 /// The primary key of the one signing key.
 const SIGNING_KEY_ID: i32 = 1;
-
-/// A stored value roster never writes.
-#[derive(Debug, thiserror::Error)]
-#[error("stored {column} is invalid: {message}")]
-struct CorruptValue {
-    column: &'static str,
-    message: String,
-}
-
-fn corrupt(column: &'static str, message: impl Into<String>) -> RepositoryError {
-    RepositoryError::Internal(Box::new(CorruptValue { column, message: message.into() }))
-}
 
 /// `at` as stored: to the microsecond, as PostgreSQL and `DATETIME(6)` keep it.
 fn stored(at: DateTime<Utc>) -> DateTime<Utc> {

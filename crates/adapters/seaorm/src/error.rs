@@ -119,5 +119,10 @@ pub(crate) struct CorruptValue {
 }
 
 pub(crate) fn corrupt(column: &'static str) -> impl FnOnce(ValueError) -> RepositoryError {
-    move |e| RepositoryError::Internal(Box::new(CorruptValue { column, message: e.message }))
+    move |e| corrupt_value(column, e.message)
+}
+
+/// [`CorruptValue`] of `column`, saying what is wrong with it.
+pub(crate) fn corrupt_value(column: &'static str, message: impl Into<String>) -> RepositoryError {
+    RepositoryError::Internal(Box::new(CorruptValue { column, message: message.into() }))
 }
