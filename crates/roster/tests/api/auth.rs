@@ -194,6 +194,10 @@ async fn a_token_is_bound_to_its_namespace(backend: Backend) {
     let r =
         app.request("GET", "/api-ext/domain/globex/user/a-1", &[("authorization", &format!("Bearer {t}"))], None).await;
     r.assert_problem(403);
+    // a path namespace that can't be one is a 400 that says so, as without auth
+    let r = upsert_with(&app, "-bad", Some(&format!("Bearer {t}"))).await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert_eq!(r.request_errors(), crate::helpers::pairs(&[("namespace", "invalid_value")]), "{}", r.raw);
     // and the client gets no token at another namespace
     let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
     let r = token_request(&app, "/api-ext/domain/globex/token", &[], &form).await;
