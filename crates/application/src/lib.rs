@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod bulk;
 mod flags;
 mod get_user;
 mod plan;
@@ -17,12 +18,16 @@ mod upsert_user;
 #[cfg(feature = "contract-tests")]
 pub mod contract;
 
+pub use bulk::{
+    BulkImport, ChunkResult, ImportHeader, ImportJob, ImportOptions, ImportStoreError, InputItem, KeepReports,
+    ReportError, ReportStore, StartError, StartImport, Upload, UploadError,
+};
 pub use flags::parse_flag;
 pub use get_user::{GetUser, GetUserError};
 pub use plan::{Plan, plan_upsert};
 pub use ports::{
-    Clock, FixedClock, IdGenerator, RepositoryError, SystemClock, UpsertContext, UpsertContextQuery, UserRef,
-    UserRepository,
+    BatchContext, BatchContextQuery, Clock, FixedClock, IdGenerator, RepositoryError, SystemClock, UpsertContext,
+    UpsertContextQuery, UserRef, UserRepository,
 };
 pub use readiness::CheckReadiness;
 pub use report::{Action, Report, ReportKind, ReportStatus, Summary, UserOutcome};

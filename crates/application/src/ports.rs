@@ -1,5 +1,6 @@
 //! The ports: what the use cases need from the outside world.
 
+use std::collections::HashMap;
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
@@ -59,6 +60,33 @@ pub struct UpsertContext {
     pub identity_owners: Vec<(TelephonyIdentity, UserId)>,
 }
 
+/// What planning a batch of upserts (a chunk of a bulk import) needs: the
+/// union of the users' [`UpsertContextQuery`]s.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BatchContextQuery {
+    /// The users being upserted.
+    pub user_ids: Vec<UserId>,
+    /// Users they name.
+    pub references: Vec<UserId>,
+    /// Their emails, normalised.
+    pub emails: Vec<String>,
+    /// Their telephony identities.
+    pub identities: Vec<TelephonyIdentity>,
+}
+
+/// The answer to a [`BatchContextQuery`], as stored now.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BatchContext {
+    /// The stored versions of those of `user_ids` that exist.
+    pub existing: HashMap<UserId, User>,
+    /// Those of `references` that exist.
+    pub references: HashMap<UserId, UserRef>,
+    /// Who holds each of the asked emails that somebody holds.
+    pub email_owners: HashMap<String, UserId>,
+    /// Who holds each of the asked identities that somebody holds.
+    pub identity_owners: HashMap<TelephonyIdentity, UserId>,
+}
+
 /// Where users are kept, per namespace.
 ///
 /// Contract (pinned by `contract::` and run against every adapter):
@@ -83,6 +111,14 @@ pub trait UserRepository: Send + Sync + 'static {
         namespace: &Namespace,
         query: &UpsertContextQuery,
     ) -> Result<UpsertContext, RepositoryError>;
+
+    /// [`upsert_context`](Self::upsert_context) for many users at once, in
+    /// as few round trips as the store allows.
+    async fn batch_context(
+        &self,
+        namespace: &Namespace,
+        query: &BatchContextQuery,
+    ) -> Result<BatchContext, RepositoryError>;
 
     /// Stores `user` whole, replacing the stored version; `at` is recorded
     /// as the time of the write.

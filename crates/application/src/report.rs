@@ -1,13 +1,16 @@
 use chrono::{DateTime, Utc};
-use roster_domain::Issue;
+use roster_domain::{FIELD_NAMES, Issue};
+use serde::{Deserialize, Deserializer, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReportKind {
     Single,
     Bulk,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ReportStatus {
     /// No user has errors, and the request had none.
     Completed,
@@ -18,7 +21,8 @@ pub enum ReportStatus {
 }
 
 /// What was done to a user — or, on a dry run, what would be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
     Update,
@@ -38,7 +42,7 @@ impl Action {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Summary {
     pub received: u64,
     pub processed: u64,
@@ -50,8 +54,9 @@ pub struct Summary {
     pub persisted: u64,
 }
 
-/// The outcome for one user of a request.
-#[derive(Debug, Clone, PartialEq)]
+/// The outcome for one user of a request. Its serde form is what stores
+/// keep (not the HTTP shape, which the HTTP adapter owns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UserOutcome {
     /// Position in the input, from 0.
     pub index: u64,
@@ -61,9 +66,57 @@ pub struct UserOutcome {
     /// Whether this request wrote the user.
     pub persisted: bool,
     /// For an update: the fields it changes, in contract order.
+    #[serde(deserialize_with = "field_names")]
     pub changed_fields: Vec<&'static str>,
     pub errors: Vec<Issue>,
     pub warnings: Vec<Issue>,
+}
+
+/// Field names as kept, back as the contract's own `&'static str`s.
+fn field_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<&'static str>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    names
+        .iter()
+        .map(|n| {
+            FIELD_NAMES
+                .iter()
+                .find(|f| **f == n.as_str())
+                .copied()
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown field name {n:?}")))
+        })
+        .collect()
+}
+
+impl Summary {
+    /// Counts one more processed user.
+    pub fn count(&mut self, u: &UserOutcome) {
+        self.processed += 1;
+        if u.errors.is_empty() {
+            self.valid += 1;
+        } else {
+            self.invalid += 1;
+        }
+        match u.action {
+            Action::Create => self.created += 1,
+            Action::Update => self.updated += 1,
+            Action::Unchanged => self.unchanged += 1,
+            Action::None => {}
+        }
+        if u.persisted {
+            self.persisted += 1;
+        }
+    }
+
+    /// Adds another summary's counts (but `received`).
+    pub fn add(&mut self, other: &Summary) {
+        self.processed += other.processed;
+        self.valid += other.valid;
+        self.invalid += other.invalid;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.persisted += other.persisted;
+    }
 }
 
 /// The processing report (SPEC §4).
@@ -88,25 +141,15 @@ impl Report {
     pub(crate) fn finish(&mut self, completed_at: DateTime<Utc>) {
         let mut s = Summary { received: self.summary.received, ..Summary::default() };
         for u in &self.users {
-            s.processed += 1;
-            if u.errors.is_empty() {
-                s.valid += 1;
-            } else {
-                s.invalid += 1;
-            }
-            match u.action {
-                Action::Create => s.created += 1,
-                Action::Update => s.updated += 1,
-                Action::Unchanged => s.unchanged += 1,
-                Action::None => {}
-            }
-            if u.persisted {
-                s.persisted += 1;
-            }
+            s.count(u);
         }
         self.summary = s;
-        self.status =
-            if self.errors.is_empty() && s.invalid == 0 { ReportStatus::Completed } else { ReportStatus::Failed };
+        self.status = final_status(&self.errors, &s);
         self.completed_at = Some(completed_at);
     }
+}
+
+/// `completed` when neither the request nor any user has an error.
+pub fn final_status(errors: &[Issue], summary: &Summary) -> ReportStatus {
+    if errors.is_empty() && summary.invalid == 0 { ReportStatus::Completed } else { ReportStatus::Failed }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use roster_domain::{Issue, IssueCode, Namespace, RawValue, UserDraft, parse_user};
 
 use crate::{
-    Action, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary, UserOutcome,
-    UserRepository, parse_flag, plan_upsert,
+    Action, Clock, IdGenerator, KeepReports, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
+    UserOutcome, UserRepository, parse_flag, plan_upsert,
 };
 
 /// The body of an upsert request, as the driving adapter could read it.
@@ -43,11 +43,19 @@ pub struct UpsertUser {
     repository: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    reports: Option<KeepReports>,
 }
 
 impl UpsertUser {
     pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        UpsertUser { repository, clock, ids }
+        UpsertUser { repository, clock, ids, reports: None }
+    }
+
+    /// Keeps every report of a valid namespace, so `GET
+    /// …/users/report/{reportId}` answers for it too.
+    pub fn keeping_reports(mut self, reports: KeepReports) -> Self {
+        self.reports = Some(reports);
+        self
     }
 
     /// Validates, plans and — when committing — writes one user, and says
@@ -96,16 +104,30 @@ impl UpsertUser {
                 None
             }
         };
-        let (Some(namespace), Some(raw), true) = (namespace, raw, report.errors.is_empty()) else {
+        let (Some(namespace), Some(raw), true) = (&namespace, raw, report.errors.is_empty()) else {
             report.finish(self.clock.now());
+            if namespace.is_some() {
+                self.keep(&report).await;
+            }
             return Ok(report);
         };
 
         report.summary.received = 1;
-        let outcome = self.upsert(&namespace, &raw, report.commit, report.force_commit).await?;
+        let outcome = self.upsert(namespace, &raw, report.commit, report.force_commit).await?;
         report.users.push(outcome);
         report.finish(self.clock.now());
+        self.keep(&report).await;
         Ok(report)
+    }
+
+    async fn keep(&self, report: &Report) {
+        if let Some(reports) = &self.reports
+            && !reports.keep(report.clone()).await
+        {
+            // The user's fate is decided and answered; only the copy for
+            // later reading is missing (logged by the keeper).
+            tracing::warn!(report_id = %report.report_id, "the report is answered but could not be kept");
+        }
     }
 
     async fn upsert(

@@ -8,7 +8,9 @@ pub enum Severity {
 }
 
 /// The closed set of issue codes (SPEC §4). Adding one is a contract change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Serialised as its [`as_str`](IssueCode::as_str) spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum IssueCode {
     Required,
     Blank,
@@ -119,12 +121,13 @@ impl std::fmt::Display for IssueCode {
 }
 
 /// One problem found in a request: where, what, why, and the value seen.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Issue {
     /// Path of the field, e.g. `telephonyConfigurations[1].agentId`; empty for the whole body.
     pub field: String,
     pub code: IssueCode,
     pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<RawValue>,
 }
 

@@ -12,6 +12,7 @@ mod issue;
 mod namespace;
 mod parse;
 mod raw;
+mod raw_serde;
 mod user;
 mod values;
 

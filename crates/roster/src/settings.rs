@@ -22,6 +22,7 @@ pub const KNOWN: &[(&str, &str)] = &[
     ("auth_token_ttl", "3600"),
     ("auth_signing_key", ""),
     ("auth_signing_key_file", ""),
+    ("import_lease_secs", "15"),
 ];
 
 /// Environment variables with the prefix that are not settings, but still
@@ -112,6 +113,9 @@ pub struct Settings {
     pub auth_signing_key: Secret,
     /// A file holding the signing key (e.g. a Docker or Kubernetes secret).
     pub auth_signing_key_file: String,
+    /// How long a bulk import's heartbeat may be silent before another
+    /// process (or this one, restarted) takes the import over, in seconds.
+    pub import_lease_secs: u64,
 }
 
 impl Settings {
@@ -137,6 +141,9 @@ impl Settings {
         let config = builder.build().map_err(|e| format!("configuration: {e}"))?;
         let settings: Settings = serde_path_to_error::deserialize(config)
             .map_err(|e| format!("configuration: at {}: {}", e.path(), e.inner()))?;
+        if settings.import_lease_secs == 0 {
+            return Err("configuration: at import_lease_secs: the import lease must be at least 1 second".to_owned());
+        }
         if settings.auth_token_ttl == 0 {
             return Err("configuration: at auth_token_ttl: a token must live at least 1 second".to_owned());
         }

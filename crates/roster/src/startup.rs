@@ -4,7 +4,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 use roster_application::auth::{Authenticate, ClientStore, ManageClients};
-use roster_application::{CheckReadiness, GetUser, IdGenerator, SystemClock, UpsertUser, UserRepository};
+use roster_application::{
+    BulkImport, CheckReadiness, GetUser, IdGenerator, ImportOptions, KeepReports, ReportStore, SystemClock, UpsertUser,
+    UserRepository,
+};
 use roster_http::AppState;
 use roster_store_memory::InMemoryUserRepository;
 use roster_store_seaorm::SeaOrmUserRepository;
@@ -47,6 +50,7 @@ impl IdGenerator for UuidV7Ids {
 pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientStore>,
+    pub reports: Arc<dyn ReportStore>,
 }
 
 /// Opens the store the settings name, migrating it when asked.
@@ -54,7 +58,7 @@ pub async fn open_stores(settings: &Settings, migrate: bool) -> Result<Stores, S
     let url = settings.database_url.0.as_str();
     if url == "memory:" || url == "memory://" {
         let store = Arc::new(InMemoryUserRepository::default());
-        return Ok(Stores { users: store.clone(), clients: store });
+        return Ok(Stores { users: store.clone(), clients: store.clone(), reports: store });
     }
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -71,7 +75,7 @@ pub async fn open_stores(settings: &Settings, migrate: bool) -> Result<Stores, S
         roster_migrations::run(&db).await.map_err(|source| StartupError::Migrate { url: redact(url), source })?;
     }
     let store = Arc::new(SeaOrmUserRepository::new(db));
-    Ok(Stores { users: store.clone(), clients: store })
+    Ok(Stores { users: store.clone(), clients: store.clone(), reports: store })
 }
 
 /// Applies the migrations and stops (`roster migrate`).
@@ -138,6 +142,8 @@ pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
     stores: Stores,
+    /// Resuming imports of stopped processes; ends with the application.
+    background: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -149,10 +155,25 @@ impl Application {
             .map_err(|source| StartupError::Listen { address: settings.listen.clone(), source })?;
         let port = listener.local_addr().map_err(StartupError::Server)?.port();
         let clock = Arc::new(SystemClock);
+        let bulk = BulkImport::new(
+            repository.clone(),
+            stores.reports.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Ids),
+            ImportOptions {
+                lease: std::time::Duration::from_secs(settings.import_lease_secs.max(1)),
+                ..ImportOptions::default()
+            },
+        );
+        // Imports of a process that stopped are taken over once their
+        // lease runs out.
+        let background = bulk.start_background();
         let state = AppState {
-            upsert_user: UpsertUser::new(repository.clone(), clock, Arc::new(UuidV7Ids)),
+            upsert_user: UpsertUser::new(repository.clone(), clock, Arc::new(UuidV7Ids))
+                .keeping_reports(KeepReports::start(stores.reports.clone())),
             get_user: GetUser::new(repository.clone()),
             readiness: CheckReadiness::new(repository),
+            bulk,
             auth,
         };
         let workers = match settings.workers {
@@ -167,7 +188,7 @@ impl Application {
             database = %redact(&settings.database_url.0),
             "roster is serving; API docs at /swagger-ui/"
         );
-        Ok(Application { port, server, stores })
+        Ok(Application { port, server, stores, background })
     }
 
     pub fn port(&self) -> u16 {
@@ -185,6 +206,8 @@ impl Application {
 
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.background.abort();
+        result
     }
 }

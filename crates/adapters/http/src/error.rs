@@ -22,8 +22,15 @@ pub enum ApiError {
     NotAcceptable,
     #[error("the body is larger than the limit")]
     PayloadTooLarge,
+    /// `csv`: whether `text/csv` is allowed too (the bulk endpoint).
     #[error("unsupported media type")]
-    UnsupportedMediaType { got: Option<String> },
+    UnsupportedMediaType { got: Option<String>, csv: bool },
+    /// A bulk body over a limit (413), saying which.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The namespace's import slot is taken (409).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the body could not be read")]
     BodyRead(#[source] actix_web::error::PayloadError),
     /// The store failed: 503 when it is unreachable (try again), 500 when
@@ -76,10 +83,12 @@ impl ApiError {
             ApiError::PayloadTooLarge => {
                 format!("the body is larger than {MAX_BODY_BYTES} bytes (1 MiB); send one user per request, or use the bulk endpoint")
             }
-            ApiError::UnsupportedMediaType { got } => format!(
-                "send the body as Content-Type: application/json or application/vnd.cogitocorp.v1+json (UTF-8); got {}",
+            ApiError::UnsupportedMediaType { got, csv } => format!(
+                "send the body as Content-Type: application/json{} or application/vnd.cogitocorp.v1+json (UTF-8); got {}",
+                if *csv { ", text/csv" } else { "" },
                 got.as_deref().map(|g| format!("'{g}'")).unwrap_or_else(|| "no Content-Type".to_owned())
             ),
+            ApiError::TooLarge(message) | ApiError::Conflict(message) => message.clone(),
             ApiError::BodyRead(_) => "the request body could not be read completely; send it again".to_owned(),
             ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => {
                 "the user store is unavailable; nothing was written, try again shortly".to_owned()
@@ -107,7 +116,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Store(RepositoryError::Unavailable(_)) | ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Store(RepositoryError::Internal(_) | RepositoryError::Conflict) => {
@@ -152,6 +162,8 @@ impl ResponseError for ApiError {
             | ApiError::NotFound(_)
             | ApiError::NotAcceptable
             | ApiError::PayloadTooLarge
+            | ApiError::TooLarge(_)
+            | ApiError::Conflict(_)
             | ApiError::UnsupportedMediaType { .. }
             | ApiError::BodyRead(_) => {}
         }

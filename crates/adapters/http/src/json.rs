@@ -1,9 +1,7 @@
 //! JSON ⇄ the domain's untyped [`RawValue`], without an intermediate tree.
 
-use std::fmt;
-
 use roster_domain::RawValue;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
 /// Parses a request body into a [`RawValue`], keeping object keys in order.
 /// A leading UTF-8 byte order mark (as some Windows tools write) is skipped.
@@ -13,7 +11,7 @@ pub fn parse_body(bytes: &[u8]) -> Result<RawValue, String> {
         return Err("the body is empty; send one user as a JSON object".to_owned());
     }
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = RawSeed.deserialize(&mut de).map_err(describe)?;
+    let value = RawValue::deserialize(&mut de).map_err(describe)?;
     de.end().map_err(describe)?;
     Ok(value)
 }
@@ -35,75 +33,6 @@ pub fn to_json(value: &RawValue) -> serde_json::Value {
         RawValue::Object(entries) => {
             serde_json::Value::Object(entries.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
         }
-    }
-}
-
-struct RawSeed;
-
-impl<'de> DeserializeSeed<'de> for RawSeed {
-    type Value = RawValue;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<RawValue, D::Error> {
-        deserializer.deserialize_any(RawVisitor)
-    }
-}
-
-struct RawVisitor;
-
-impl<'de> Visitor<'de> for RawVisitor {
-    type Value = RawValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E>(self, v: bool) -> Result<RawValue, E> {
-        Ok(RawValue::Bool(v))
-    }
-
-    fn visit_i64<E>(self, v: i64) -> Result<RawValue, E> {
-        Ok(RawValue::Number(v.to_string()))
-    }
-
-    fn visit_u64<E>(self, v: u64) -> Result<RawValue, E> {
-        Ok(RawValue::Number(v.to_string()))
-    }
-
-    fn visit_f64<E>(self, v: f64) -> Result<RawValue, E> {
-        Ok(RawValue::Number(v.to_string()))
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<RawValue, E> {
-        Ok(RawValue::String(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<RawValue, E> {
-        Ok(RawValue::String(v))
-    }
-
-    fn visit_unit<E>(self) -> Result<RawValue, E> {
-        Ok(RawValue::Null)
-    }
-
-    fn visit_none<E>(self) -> Result<RawValue, E> {
-        Ok(RawValue::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RawValue, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
-        while let Some(item) = seq.next_element_seed(RawSeed)? {
-            items.push(item);
-        }
-        Ok(RawValue::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawValue, A::Error> {
-        let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0).min(64));
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(RawSeed)?;
-            entries.push((key, value));
-        }
-        Ok(RawValue::Object(entries))
     }
 }
 

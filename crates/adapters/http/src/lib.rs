@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod bulk_body;
 mod dto;
 mod error;
 mod json;
@@ -21,7 +22,7 @@ use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use roster_application::auth::Authenticate;
-use roster_application::{CheckReadiness, GetUser, UpsertUser};
+use roster_application::{BulkImport, CheckReadiness, GetUser, UpsertUser};
 use tracing_actix_web::TracingLogger;
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub upsert_user: UpsertUser,
     pub get_user: GetUser,
     pub readiness: CheckReadiness,
+    pub bulk: BulkImport,
     /// `None` when authentication is off (`ROSTER_AUTH=off`, development).
     pub auth: Option<Arc<Authenticate>>,
 }
@@ -47,6 +49,8 @@ pub struct AppState {
 pub fn api(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.service(routes::user::upsert_user)
         .service(routes::user::get_user)
+        .service(routes::bulk::import_users)
+        .service(routes::bulk::get_report)
         .service(routes::token::issue_token)
         .service(routes::token::issue_token_for_client_namespace)
         .service(routes::health::live)

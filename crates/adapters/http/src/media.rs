@@ -79,10 +79,41 @@ pub fn negotiate(req: &HttpRequest) -> Result<ResponseType, ApiError> {
     }
 }
 
+/// What a bulk body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BulkFormat {
+    Json,
+    Csv,
+}
+
+pub const CSV: &str = "text/csv";
+
+/// Checks a bulk body's `Content-Type`: JSON, the vendor type or
+/// `text/csv`, UTF-8 (415 otherwise).
+pub fn bulk_format(req: &HttpRequest) -> Result<BulkFormat, ApiError> {
+    let (essence, got) = content_type(req, true)?;
+    match essence.as_str() {
+        JSON | VENDOR_JSON => Ok(BulkFormat::Json),
+        CSV => Ok(BulkFormat::Csv),
+        _ => Err(ApiError::UnsupportedMediaType { got, csv: true }),
+    }
+}
+
 /// Checks `Content-Type`: JSON or the vendor type, UTF-8 (415 otherwise).
 pub fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let (essence, got) = content_type(req, false)?;
+    if essence == JSON || essence == VENDOR_JSON {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType { got, csv: false })
+    }
+}
+
+/// The media type's essence (lower case) when its charset, if any, is
+/// UTF-8; the header as sent.
+fn content_type(req: &HttpRequest, csv: bool) -> Result<(String, Option<String>), ApiError> {
     let Some(value) = req.headers().get(CONTENT_TYPE) else {
-        return Err(ApiError::UnsupportedMediaType { got: None });
+        return Err(ApiError::UnsupportedMediaType { got: None, csv });
     };
     let text = value.to_str().unwrap_or_default();
     let mut parts = text.split(';').map(str::trim);
@@ -94,10 +125,10 @@ pub fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
             let v = v.trim().trim_matches('"');
             v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
         });
-    if (essence == JSON || essence == VENDOR_JSON) && charset_ok {
-        Ok(())
+    if charset_ok {
+        Ok((essence, Some(text.to_owned())))
     } else {
-        Err(ApiError::UnsupportedMediaType { got: Some(text.to_owned()) })
+        Err(ApiError::UnsupportedMediaType { got: Some(text.to_owned()), csv })
     }
 }
 

@@ -5,13 +5,17 @@
 //! restart: neither users, nor clients, nor the signing key.
 #![forbid(unsafe_code)]
 
+mod reports;
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::RwLock;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_application::auth::{Client, ClientStore};
-use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
+use roster_application::{
+    BatchContext, BatchContextQuery, RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
+};
 use roster_domain::{Namespace, TelephonyIdentity, User, UserId};
 
 /// B-trees, not hash maps: a hash map that grows rehashes all of its
@@ -23,6 +27,65 @@ struct Tenant {
     /// normalised email → owner
     emails: BTreeMap<String, UserId>,
     identities: BTreeMap<TelephonyIdentity, UserId>,
+}
+
+impl Tenant {
+    /// Saves `user` whole, or nothing on a conflict; gives the version it
+    /// replaced.
+    fn save(&mut self, user: &User) -> Result<Option<User>, RepositoryError> {
+        let id = &user.user_id;
+        let email = user.profile.email.as_ref().map(|e| e.normalized());
+        let identities: Vec<_> = user.profile.telephony_configurations.iter().map(|c| c.identity()).collect();
+        // Check every unique value before touching anything: all or nothing.
+        let taken = |owner: Option<&UserId>| owner.is_some_and(|o| o != id);
+        if email.as_ref().is_some_and(|e| taken(self.emails.get(e)))
+            || identities.iter().any(|i| taken(self.identities.get(i)))
+        {
+            return Err(RepositoryError::Conflict);
+        }
+        let before = self.remove(id);
+        if let Some(e) = email {
+            self.emails.insert(e, id.clone());
+        }
+        for i in identities {
+            self.identities.insert(i, id.clone());
+        }
+        self.users.insert(id.clone(), user.clone());
+        Ok(before)
+    }
+
+    /// Removes a user and releases its unique values.
+    fn remove(&mut self, id: &UserId) -> Option<User> {
+        let before = self.users.remove(id)?;
+        if let Some(e) = &before.profile.email {
+            self.emails.remove(&e.normalized());
+        }
+        for c in &before.profile.telephony_configurations {
+            self.identities.remove(&c.identity());
+        }
+        Some(before)
+    }
+
+    /// Saves `users` in order, all or none.
+    fn save_all(&mut self, users: &[User]) -> Result<(), RepositoryError> {
+        let mut undo: Vec<(UserId, Option<User>)> = Vec::with_capacity(users.len());
+        for user in users {
+            match self.save(user) {
+                Ok(before) => undo.push((user.user_id.clone(), before)),
+                Err(e) => {
+                    for (id, before) in undo.into_iter().rev() {
+                        self.remove(&id);
+                        if let Some(before) = before {
+                            // it held these values a moment ago
+                            let _ = self.save(&before);
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Registered clients and the token signing key.
@@ -38,6 +101,7 @@ struct Auth {
 pub struct InMemoryUserRepository {
     tenants: RwLock<HashMap<Namespace, Tenant>>,
     auth: RwLock<Auth>,
+    reports: std::sync::Mutex<reports::Reports>,
 }
 
 fn poisoned<T>(_: T) -> RepositoryError {
@@ -81,35 +145,46 @@ impl UserRepository for InMemoryUserRepository {
         })
     }
 
+    async fn batch_context(
+        &self,
+        namespace: &Namespace,
+        query: &BatchContextQuery,
+    ) -> Result<BatchContext, RepositoryError> {
+        let tenants = self.tenants.read().map_err(poisoned)?;
+        let Some(t) = tenants.get(namespace) else {
+            return Ok(BatchContext::default());
+        };
+        let user_ref = |u: &User| UserRef {
+            user_id: u.user_id.clone(),
+            first_name: u.profile.first_name.to_string(),
+            last_name: u.profile.last_name.to_string(),
+        };
+        Ok(BatchContext {
+            existing: query
+                .user_ids
+                .iter()
+                .filter_map(|id| t.users.get(id))
+                .map(|u| (u.user_id.clone(), u.clone()))
+                .collect(),
+            references: query
+                .references
+                .iter()
+                .filter_map(|id| t.users.get(id))
+                .map(|u| (u.user_id.clone(), user_ref(u)))
+                .collect(),
+            email_owners: query.emails.iter().filter_map(|e| t.emails.get(e).map(|o| (e.clone(), o.clone()))).collect(),
+            identity_owners: query
+                .identities
+                .iter()
+                .filter_map(|i| t.identities.get(i).map(|o| (i.clone(), o.clone())))
+                .collect(),
+        })
+    }
+
     async fn save(&self, namespace: &Namespace, user: &User, _at: DateTime<Utc>) -> Result<(), RepositoryError> {
         let mut tenants = self.tenants.write().map_err(poisoned)?;
         let t = tenants.entry(namespace.clone()).or_default();
-        let id = &user.user_id;
-        let email = user.profile.email.as_ref().map(|e| e.normalized());
-        let identities: Vec<_> = user.profile.telephony_configurations.iter().map(|c| c.identity()).collect();
-        // Check every unique value before touching anything: all or nothing.
-        let taken = |owner: Option<&UserId>| owner.is_some_and(|o| o != id);
-        if email.as_ref().is_some_and(|e| taken(t.emails.get(e)))
-            || identities.iter().any(|i| taken(t.identities.get(i)))
-        {
-            return Err(RepositoryError::Conflict);
-        }
-        if let Some(before) = t.users.get(id) {
-            if let Some(e) = &before.profile.email {
-                t.emails.remove(&e.normalized());
-            }
-            for c in &before.profile.telephony_configurations {
-                t.identities.remove(&c.identity());
-            }
-        }
-        if let Some(e) = email {
-            t.emails.insert(e, id.clone());
-        }
-        for i in identities {
-            t.identities.insert(i, id.clone());
-        }
-        t.users.insert(id.clone(), user.clone());
-        Ok(())
+        t.save(user).map(|_| ())
     }
 
     async fn ping(&self) -> Result<(), RepositoryError> {

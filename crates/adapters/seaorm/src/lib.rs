@@ -8,6 +8,7 @@
 //! and its [`DatabaseSettings`].
 #![forbid(unsafe_code)]
 
+mod batch;
 mod client_store;
 mod connect;
 mod context;
@@ -17,6 +18,7 @@ mod lists;
 mod postgres;
 #[cfg(test)]
 mod query_plans;
+mod reports;
 mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;

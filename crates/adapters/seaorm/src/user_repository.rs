@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use roster_application::{RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository};
+use roster_application::{
+    BatchContext, BatchContextQuery, RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
+};
 use roster_domain::{Namespace, User, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
@@ -56,7 +58,7 @@ impl SeaOrmUserRepository {
 
 /// 2, 4, 8 … ms, at most 64, each plus up to as much again at random, so
 /// the racers that collided do not collide again in step.
-fn backoff(tries: u32) -> Duration {
+pub(crate) fn backoff(tries: u32) -> Duration {
     let base = 1u64 << tries.min(6);
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
@@ -112,7 +114,15 @@ async fn write_user_row(
         }
         return Ok(());
     }
-    let on_conflict = OnConflict::columns([C::Namespace, C::UserId])
+    users::Entity::insert(user).on_conflict(users_on_conflict()).exec_without_returning(txn).await?;
+    Ok(())
+}
+
+/// The upsert of user rows on `(namespace, user_id)`: every column but the
+/// key and `created_at` is updated (SQLite and PostgreSQL).
+pub(crate) fn users_on_conflict() -> OnConflict {
+    use users::Column as C;
+    OnConflict::columns([C::Namespace, C::UserId])
         .update_columns([
             C::Salutation,
             C::FirstName,
@@ -135,14 +145,17 @@ async fn write_user_row(
             C::DeactivationDate,
             C::UpdatedAt,
         ])
-        .to_owned();
-    users::Entity::insert(user).on_conflict(on_conflict).exec_without_returning(txn).await?;
-    Ok(())
+        .to_owned()
 }
 
 /// Everything of one save, inside `txn`. The first statement writes, so
 /// SQLite takes the write lock at once.
-async fn write_user(txn: &DatabaseTransaction, namespace: &str, user_id: &str, rows: UserRows) -> Result<(), DbErr> {
+pub(crate) async fn write_user(
+    txn: &DatabaseTransaction,
+    namespace: &str,
+    user_id: &str,
+    rows: UserRows,
+) -> Result<(), DbErr> {
     write_user_row(txn, rows.user, namespace, user_id).await?;
     user_roles::Entity::delete_many()
         .filter(user_roles::Column::Namespace.eq(namespace))
@@ -263,6 +276,26 @@ impl UserRepository for SeaOrmUserRepository {
             None => None,
         };
         Ok(UpsertContext { existing, references, email_owner, identity_owners })
+    }
+
+    #[tracing::instrument(skip_all, fields(users = query.user_ids.len()), err)]
+    async fn batch_context(
+        &self,
+        namespace: &Namespace,
+        query: &BatchContextQuery,
+    ) -> Result<BatchContext, RepositoryError> {
+        let ns = namespace.as_str();
+        let mut tries = 0;
+        loop {
+            match crate::batch::context(&self.db, ns, query).await {
+                Err(RepositoryError::Unavailable(e)) if tries < 3 => {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "batch_context: trying again");
+                    tokio::time::sleep(backoff(tries)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     #[tracing::instrument(skip(self, user, at), fields(user_id = %user.user_id), err)]

@@ -1,3 +1,4 @@
+pub mod bulk;
 pub mod health;
 pub mod token;
 pub mod user;

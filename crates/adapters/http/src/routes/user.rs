@@ -133,7 +133,11 @@ pub async fn get_user(
     Ok(json_response(StatusCode::OK, response_type, &UserDto::from(&user)))
 }
 
-fn json_response<T: serde::Serialize>(status: StatusCode, response_type: ResponseType, body: &T) -> HttpResponse {
+pub(crate) fn json_response<T: serde::Serialize>(
+    status: StatusCode,
+    response_type: ResponseType,
+    body: &T,
+) -> HttpResponse {
     match serde_json::to_vec(body) {
         Ok(bytes) => HttpResponse::build(status).content_type(response_type.as_str()).body(bytes),
         Err(e) => {
@@ -145,7 +149,7 @@ fn json_response<T: serde::Serialize>(status: StatusCode, response_type: Respons
 
 /// A query parameter's value as sent; a repeated parameter is all of its
 /// values joined by `,` (so it is refused as ambiguous, never guessed).
-fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
+pub(crate) fn query_value(req: &HttpRequest, name: &str) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let values: Vec<&str> = pairs.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect();
     (!values.is_empty()).then(|| values.join(","))

@@ -1,0 +1,223 @@
+//! Many users at once, for bulk imports: the context of a chunk in a few
+//! set-wise reads, and a chunk's users written with multi-row statements.
+
+use std::collections::HashMap;
+
+use roster_application::{BatchContext, BatchContextQuery, RepositoryError, UserRef};
+use roster_domain::{TelephonyIdentity, User};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult};
+
+use crate::entity::{user_roles, user_teams, user_telephony, users};
+use crate::lists::{Lists, Sql, TelephonyRow};
+use crate::rows;
+use crate::user_repository::{users_on_conflict, write_user};
+
+/// Values per `IN (…)` list and rows per multi-row insert: far below every
+/// backend's limit on bound parameters (SQLite's is 32,766).
+const IN_LIST: usize = 1000;
+const USER_ROWS_PER_INSERT: usize = 500;
+const LIST_ROWS_PER_INSERT: usize = 2000;
+
+/// The columns of `users`, in the entity's order.
+const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
+     job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
+     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at";
+
+fn in_list<'a>(sql: &mut Sql, column: &str, values: impl Iterator<Item = &'a str>) {
+    sql.push(column).push(" IN (");
+    for (n, v) in values.enumerate() {
+        if n > 0 {
+            sql.push(", ");
+        }
+        sql.bind(v.to_owned());
+    }
+    sql.push(")");
+}
+
+/// Reads a chunk's context: the users (with their lists) and references by
+/// id, the owners of the emails and of the telephony identities.
+pub(crate) async fn context<C: ConnectionTrait>(
+    db: &C,
+    namespace: &str,
+    query: &BatchContextQuery,
+) -> Result<BatchContext, RepositoryError> {
+    let backend = db.get_database_backend();
+    let err = crate::error::to_repository_error;
+    let mut out = BatchContext::default();
+
+    // Users by id: the ones upserted and the ones referenced.
+    let mut ids: Vec<&str> = query.user_ids.iter().chain(&query.references).map(|id| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut found: HashMap<String, users::Model> = HashMap::new();
+    for part in ids.chunks(IN_LIST) {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT ").push(USER_COLUMNS).push(" FROM users WHERE namespace = ").bind(namespace).push(" AND ");
+        in_list(&mut sql, "user_id", part.iter().copied());
+        for row in db.query_all_raw(sql.build()).await.map_err(err)? {
+            let user = users::Model::from_query_result(&row, "").map_err(err)?;
+            found.insert(user.user_id.clone(), user);
+        }
+    }
+    for r in &query.references {
+        if let Some(u) = found.get(r.as_str()) {
+            out.references.insert(
+                r.clone(),
+                UserRef { user_id: r.clone(), first_name: u.first_name.clone(), last_name: u.last_name.clone() },
+            );
+        }
+    }
+
+    // The lists of the upserted users that exist.
+    let existing: Vec<&str> =
+        query.user_ids.iter().map(|id| id.as_str()).filter(|id| found.contains_key(*id)).collect();
+    let mut lists: HashMap<String, Vec<(String, i32, TelephonyRow)>> = HashMap::new();
+    for part in existing.chunks(IN_LIST) {
+        for (kind, columns, table) in [
+            ("r", "name, NULL AS b, NULL AS c", "user_roles"),
+            ("t", "name, NULL AS b, NULL AS c", "user_teams"),
+            ("p", "platform AS name, agent_id AS b, extension AS c", "user_telephony"),
+        ] {
+            let mut sql = Sql::new(backend);
+            sql.push("SELECT user_id, position, ")
+                .push(columns)
+                .push(" FROM ")
+                .push(table)
+                .push(" WHERE namespace = ")
+                .bind(namespace)
+                .push(" AND ");
+            in_list(&mut sql, "user_id", part.iter().copied());
+            for row in db.query_all_raw(sql.build()).await.map_err(err)? {
+                let user_id: String = row.try_get("", "user_id").map_err(err)?;
+                let item = TelephonyRow {
+                    platform: row.try_get("", "name").map_err(err)?,
+                    agent_id: row.try_get::<Option<String>>("", "b").map_err(err)?.unwrap_or_default(),
+                    extension: row.try_get("", "c").map_err(err)?,
+                };
+                lists.entry(user_id).or_default().push((
+                    kind.to_owned(),
+                    row.try_get("", "position").map_err(err)?,
+                    item,
+                ));
+            }
+        }
+    }
+    for id in &query.user_ids {
+        let Some(row) = found.get(id.as_str()) else { continue };
+        let mut items = lists.remove(id.as_str()).unwrap_or_default();
+        items.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
+        let mut l = Lists::default();
+        for (kind, _, item) in items {
+            match kind.as_str() {
+                "r" => l.roles.push(item.platform),
+                "t" => l.teams.push(item.platform),
+                _ => l.telephony.push(item),
+            }
+        }
+        out.existing.insert(id.clone(), rows::to_user(row.clone(), l)?);
+    }
+
+    // Owners of the emails.
+    let mut emails: Vec<&str> = query.emails.iter().map(String::as_str).collect();
+    emails.sort_unstable();
+    emails.dedup();
+    for part in emails.chunks(IN_LIST) {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT user_id, email_norm FROM users WHERE ");
+        in_list(&mut sql, "email_norm", part.iter().copied());
+        sql.push(" AND namespace = ").bind(namespace);
+        for row in db.query_all_raw(sql.build()).await.map_err(err)? {
+            let email: String = row.try_get("", "email_norm").map_err(err)?;
+            let owner: String = row.try_get("", "user_id").map_err(err)?;
+            out.email_owners.insert(email, rows::user_id(&owner)?);
+        }
+    }
+
+    // Owners of the identities: by agent id (the index's first column),
+    // then the platform matched here.
+    let wanted: std::collections::HashSet<&TelephonyIdentity> = query.identities.iter().collect();
+    let mut agents: Vec<&str> = query.identities.iter().map(|i| i.agent_id.as_str()).collect();
+    agents.sort_unstable();
+    agents.dedup();
+    for part in agents.chunks(IN_LIST) {
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT user_id, platform_norm, agent_id FROM user_telephony WHERE ");
+        in_list(&mut sql, "agent_id", part.iter().copied());
+        sql.push(" AND namespace = ").bind(namespace);
+        for row in db.query_all_raw(sql.build()).await.map_err(err)? {
+            let identity = TelephonyIdentity {
+                platform: row.try_get("", "platform_norm").map_err(err)?,
+                agent_id: row.try_get("", "agent_id").map_err(err)?,
+            };
+            if wanted.contains(&identity) {
+                let owner: String = row.try_get("", "user_id").map_err(err)?;
+                out.identity_owners.insert(identity, rows::user_id(&owner)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `users` whole inside `txn`, in their order. On SQLite and
+/// PostgreSQL: multi-row upserts of the user rows, the old list rows
+/// deleted set-wise, the new ones inserted many a statement. On
+/// MySQL/MariaDB, whose `ON DUPLICATE KEY UPDATE` fires on any unique key,
+/// user by user as a single save does.
+pub(crate) async fn write_users(
+    txn: &DatabaseTransaction,
+    namespace: &str,
+    users: &[User],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), DbErr> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    if txn.get_database_backend() == DbBackend::MySql {
+        for user in users {
+            write_user(txn, namespace, user.user_id.as_str(), rows::to_rows(namespace, user, at)).await?;
+        }
+        return Ok(());
+    }
+    let mut user_rows = Vec::with_capacity(users.len());
+    let (mut roles, mut teams, mut telephony) = (Vec::new(), Vec::new(), Vec::new());
+    for user in users {
+        let r = rows::to_rows(namespace, user, at);
+        user_rows.push(r.user);
+        roles.extend(r.roles);
+        teams.extend(r.teams);
+        telephony.extend(r.telephony);
+    }
+    // Old lists first: identities a user of the chunk gives up are free
+    // before any user of the chunk takes them.
+    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    for table in ["user_roles", "user_teams", "user_telephony"] {
+        for part in ids.chunks(IN_LIST) {
+            let mut sql = Sql::new(txn.get_database_backend());
+            sql.push("DELETE FROM ").push(table).push(" WHERE namespace = ").bind(namespace).push(" AND ");
+            in_list(&mut sql, "user_id", part.iter().copied());
+            txn.execute_raw(sql.build()).await?;
+        }
+    }
+    let mut user_rows = user_rows.into_iter().peekable();
+    while user_rows.peek().is_some() {
+        let part: Vec<_> = user_rows.by_ref().take(USER_ROWS_PER_INSERT).collect();
+        users::Entity::insert_many(part).on_conflict(users_on_conflict()).exec_without_returning(txn).await?;
+    }
+    insert_all::<user_roles::Entity, _>(txn, roles).await?;
+    insert_all::<user_teams::Entity, _>(txn, teams).await?;
+    insert_all::<user_telephony::Entity, _>(txn, telephony).await?;
+    Ok(())
+}
+
+async fn insert_all<E, A>(txn: &DatabaseTransaction, rows: Vec<A>) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    A: sea_orm::ActiveModelTrait<Entity = E> + Send,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let part: Vec<A> = rows.by_ref().take(LIST_ROWS_PER_INSERT).collect();
+        E::insert_many(part).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
