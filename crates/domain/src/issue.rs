@@ -103,10 +103,14 @@ impl IssueCode {
             IssueCode::InvalidFormat => "the value does not have the required format",
             IssueCode::InvalidDate => "a yyyy-mm-dd value that is not a calendar date",
             IssueCode::DateOrder => "deactivationDate is before activationDate",
-            IssueCode::Duplicate => "the same item appears twice in one list",
+            IssueCode::Duplicate => {
+                "the same item appears twice in one list; in a bulk import, a userId, email or telephony identity an earlier row already has"
+            }
             IssueCode::SelfReference => "coachId or supervisorId names the user itself",
             IssueCode::Conflict => "the email or telephony identity belongs to another user",
-            IssueCode::MalformedJson => "the body is not JSON, or not a JSON object",
+            IssueCode::MalformedJson => {
+                "the body is not JSON, or not a JSON object (bulk: not a JSON array, or an element that is not JSON)"
+            }
             IssueCode::UnknownField => "a field roster does not know (a typo?); it is ignored",
             IssueCode::UnknownReference => "coachId or supervisorId names no user in the namespace",
             IssueCode::NameMismatch => "supervisorName differs from the supervisor's firstName lastName",

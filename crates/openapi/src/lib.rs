@@ -17,7 +17,11 @@ use utoipa_actix_web::AppExt;
         description = "The roster of contact-center users, per client namespace. Integrators push users in with an \
 *upsert* — create or update one user — and get back a *processing report* that says, field by field, what was wrong \
 and what was done. Every write can be tried first as a dry run (`commit=false`).\n\n\
-**Media types.** Requests: `application/json` or `application/vnd.cogitocorp.v1+json` (UTF-8); anything else is 415. \
+**Bulk import.** `POST …/users` takes many users at once (a JSON array or `text/csv`), answers 202 with a report id \
+and runs in the background, one import per namespace at a time; `GET …/users/report/{reportId}` shows its progress \
+and, at the end, every user's outcome. Single upserts keep their reports too, under the same path.\n\n\
+**Media types.** Requests: `application/json` or `application/vnd.cogitocorp.v1+json` (UTF-8), and `text/csv` for a \
+bulk import; anything else is 415. \
 Responses follow `Accept`: the vendor type when asked for, else `application/json`; an `Accept` that allows neither is 406. \
 Errors that are not a processing report are RFC 9457 problem documents (`application/problem+json`).\n\n\
 Every response carries an `x-request-id` header, also found on the service's log lines for that request.\n\n\

@@ -5,6 +5,7 @@
 //! between two rosters on one store, and the database going away under load.
 
 mod auth;
+mod bulk;
 mod concurrency;
 mod faults;
 mod helpers;
