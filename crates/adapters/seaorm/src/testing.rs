@@ -154,3 +154,18 @@ impl Drop for TempSqlite {
         }
     }
 }
+
+/// `SELECT COUNT(*) …` on the database at `url`: what a test reads behind
+/// roster's back (`sql` is the rest of the query, after `COUNT(*)`).
+pub async fn count(url: &str, sql: &str) -> i64 {
+    let db = connect(&admin_settings(url.to_owned())).await.expect("connect to the test database");
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(backend, format!("SELECT COUNT(*) AS n {sql}")))
+        .await
+        .expect("count")
+        .expect("a row");
+    let n: i64 = row.try_get("", "n").expect("a count");
+    db.close().await.expect("close");
+    n
+}
