@@ -57,9 +57,10 @@ use crate::workspace_root;
 
 const USAGE: &str =
     "usage: cargo xtask bench upsert [--only all|sqlite|memory|postgres] [--duration SECS] [--connections N]
-                               [--postgres URL] [--pool N] [--pg-connections 1,8,64]";
+                               [--postgres URL] [--pool N] [--pg-connections 1,8,64]
+       cargo xtask bench bulk [--only all|sqlite|postgres|copy] [--users N] [--postgres URL] [--pool N]";
 
-const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub(crate) const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// The PostgreSQL targets: at these connection counts, roster's committed
 /// upserts/s reach this share of pgbench's tps, within this p99.
@@ -246,15 +247,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
     }
 
     let root = workspace_root();
-    println!("building release binaries (cargo build --release -p roster -p xtask)…");
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--quiet", "-p", "roster", "-p", "xtask"])
-        .current_dir(&root)
-        .status()
-        .map_err(|e| e.to_string())?;
-    if !status.success() {
-        return Err("release build failed".to_owned());
-    }
+    build_release(&root, &["roster", "xtask"])?;
     let work = WorkDir::create(std::env::temp_dir().join(format!("roster-bench-{}", std::process::id())))?;
     let script = work.0.join("upsert.lua");
     std::fs::write(&script, WRK_SCRIPT).map_err(|e| e.to_string())?;
@@ -297,7 +290,7 @@ fn bench_embedded(root: &Path, work: &Path, script: &Path, options: &Options) ->
         let log = work.join(format!("server-{n}.log"));
         let mut server = match store {
             None => {
-                let mut c = Command::new(root.join("target/release/xtask"));
+                let mut c = Command::new(release_binary(root, "xtask"));
                 c.args(["echo-server", &format!("127.0.0.1:{port}")]);
                 Server::spawn(c, &log, name)?
             }
@@ -463,7 +456,7 @@ fn bench_postgres(root: &Path, work: &Path, script: &Path, options: &Options) ->
     Ok(())
 }
 
-fn installed(program: &str, hint: &str) -> Result<(), String> {
+pub(crate) fn installed(program: &str, hint: &str) -> Result<(), String> {
     let found = Command::new(program).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
     if found { Ok(()) } else { Err(format!("{program} is not installed: {hint}")) }
 }
@@ -472,15 +465,15 @@ fn wrk_threads(connections: u32) -> u32 {
     connections.min(2)
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
 
 /// roster serving `url` on `port` with 2 workers, its settings from here
 /// only: no `ROSTER_*` or `RUST_LOG` of the caller, no `roster.toml`.
-fn roster_command(root: &Path, work: &Path, port: u16, url: &str, pool: Option<u32>) -> Command {
-    let mut c = Command::new(root.join("target/release/roster"));
+pub(crate) fn roster_command(root: &Path, work: &Path, port: u16, url: &str, pool: Option<u32>) -> Command {
+    let mut c = Command::new(release_binary(root, "roster"));
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("ROSTER_") {
             c.env_remove(key);
@@ -493,6 +486,8 @@ fn roster_command(root: &Path, work: &Path, port: u16, url: &str, pool: Option<u
         .env("ROSTER_MIGRATE_ON_START", "true")
         .env("ROSTER_WORKERS", "2")
         .env("ROSTER_LOG_FILTER", "warn")
+        // Plain text in the log file the bench quotes on failure.
+        .env("NO_COLOR", "1")
         // The bench measures the upsert; the token check (an HS256
         // signature and a cached revocation lookup) is off here.
         .env("ROSTER_AUTH", "off");
@@ -502,15 +497,44 @@ fn roster_command(root: &Path, work: &Path, port: u16, url: &str, pool: Option<u
     c
 }
 
+/// Cargo's target directory: `CARGO_TARGET_DIR` when set (made absolute
+/// against the current directory, as cargo reads it), else `target/` in the
+/// workspace.
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => std::env::current_dir().map(|cwd| cwd.join(&dir)).unwrap_or_else(|_| PathBuf::from(dir)),
+        None => root.join("target"),
+    }
+}
+
+/// A binary of the release build.
+pub(crate) fn release_binary(root: &Path, name: &str) -> PathBuf {
+    target_dir(root).join("release").join(name)
+}
+
+/// `cargo build --release` of `packages`, into the target directory
+/// [`release_binary`] reads.
+pub(crate) fn build_release(root: &Path, packages: &[&str]) -> Result<(), String> {
+    let mut command = Command::new(env!("CARGO"));
+    command.args(["build", "--release", "--quiet"]);
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    println!("building release binaries (cargo build --release -p {})…", packages.join(" -p "));
+    let status =
+        command.env("CARGO_TARGET_DIR", target_dir(root)).current_dir(root).status().map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err("release build failed".to_owned()) }
+}
+
 /// A server process, killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     name: String,
     log: PathBuf,
 }
 
 impl Server {
-    fn spawn(mut command: Command, log: &Path, name: &str) -> Result<Self, String> {
+    pub(crate) fn spawn(mut command: Command, log: &Path, name: &str) -> Result<Self, String> {
         let file = std::fs::File::create(log).map_err(|e| e.to_string())?;
         let child =
             command.stdout(Stdio::null()).stderr(file).spawn().map_err(|e| format!("cannot start {name}: {e}"))?;
@@ -519,7 +543,7 @@ impl Server {
 
     /// Until the server answers on `port` (with a 200 on `/health/ready`
     /// when `ready` is asked for: roster has migrated and reaches its store).
-    fn wait_ready(&mut self, port: u16, ready: bool) -> Result<(), String> {
+    pub(crate) fn wait_ready(&mut self, port: u16, ready: bool) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -543,6 +567,21 @@ impl Server {
             tail(&self.log, 20)
         ))
     }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What to say when the server has exited, or None while it runs.
+    pub(crate) fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().ok()??;
+        Some(format!("{} exited ({status}); its log ends with:\n{}", self.name, tail(&self.log, 20)))
+    }
+
+    /// The last `lines` lines of the server's log (stderr).
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
+        tail(&self.log, lines)
+    }
 }
 
 impl Drop for Server {
@@ -553,10 +592,10 @@ impl Drop for Server {
 }
 
 /// The bench's temporary directory, removed when dropped.
-struct WorkDir(PathBuf);
+pub(crate) struct WorkDir(pub(crate) PathBuf);
 
 impl WorkDir {
-    fn create(path: PathBuf) -> Result<Self, String> {
+    pub(crate) fn create(path: PathBuf) -> Result<Self, String> {
         std::fs::create_dir_all(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         Ok(Self(path))
     }
@@ -570,14 +609,14 @@ impl Drop for WorkDir {
 
 /// A PostgreSQL database made for this run, dropped (with whatever is still
 /// connected to it) when this is dropped — on success, error or panic.
-struct Database {
+pub(crate) struct Database {
     admin: String,
-    name: String,
-    url: String,
+    pub(crate) name: String,
+    pub(crate) url: String,
 }
 
 impl Database {
-    fn create(admin: &str, name: &str) -> Result<Self, String> {
+    pub(crate) fn create(admin: &str, name: &str) -> Result<Self, String> {
         let url = with_database(admin, name)?;
         psql(admin, &format!("CREATE DATABASE {name}")).map_err(|e| format!("cannot create database {name}: {e}"))?;
         Ok(Self { admin: admin.to_owned(), name: name.to_owned(), url })
@@ -606,7 +645,7 @@ fn with_database(url: &str, name: &str) -> Result<String, String> {
     })
 }
 
-fn redact_password(url: &str) -> String {
+pub(crate) fn redact_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let Some((userinfo, host)) = rest.split_once('@') else { return url.to_owned() };
     match userinfo.split_once(':') {
@@ -616,7 +655,7 @@ fn redact_password(url: &str) -> String {
 }
 
 /// Runs `sql` with psql, stopping at the first error; its output, trimmed.
-fn psql(url: &str, sql: &str) -> Result<String, String> {
+pub(crate) fn psql(url: &str, sql: &str) -> Result<String, String> {
     let out = Command::new("psql")
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
         .stdin(Stdio::null())
@@ -630,7 +669,7 @@ fn psql(url: &str, sql: &str) -> Result<String, String> {
 }
 
 /// So that no run pays for the checkpoint the previous one made due.
-fn checkpoint(url: &str) {
+pub(crate) fn checkpoint(url: &str) {
     if let Err(e) = psql(url, "CHECKPOINT") {
         eprintln!("warning: CHECKPOINT failed (the runs may be less comparable): {e}");
     }

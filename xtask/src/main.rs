@@ -1,7 +1,8 @@
-//! roster's developer chores: `cargo xtask openapi [--check]`, `cargo xtask bench upsert`.
+//! roster's developer chores: `cargo xtask openapi [--check]`, `cargo xtask bench upsert|bulk`.
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_bulk;
 
 /// The same allocator as roster, so the echo baseline of `bench upsert`
 /// differs from roster only by roster's own work.
@@ -17,7 +18,13 @@ const USAGE: &str = "usage:
       [--only all|sqlite|memory|postgres]   which stores (all; postgres also runs pgbench beside roster)
       [--duration SECS] [--connections N]   each run's length (10) and wrk's connections for sqlite/memory (64)
       [--postgres URL]                      admin URL of the PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres)
-      [--pool N] [--pg-connections LIST]    roster's pool on PostgreSQL (10, its default), the connection counts (1,8,64)";
+      [--pool N] [--pg-connections LIST]    roster's pool on PostgreSQL (10, its default), the connection counts (1,8,64)
+  cargo xtask bench bulk          time bulk imports, dry run and commit (see xtask/src/bench_bulk.rs), options:
+      [--only all|sqlite|postgres|copy]     which stores (all; postgres also times psql's \\copy of the same rows;
+                                            copy: only that baseline)
+      [--users N]                           users in the import (100000)
+      [--postgres URL]                      admin URL of the PostgreSQL server (postgres://postgres@127.0.0.1:5432/postgres)
+      [--pool N]                            roster's pool on PostgreSQL (10, its default)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["openapi"] => openapi(false),
         ["openapi", "--check"] => openapi(true),
+        ["bench", "bulk", rest @ ..] => bench_bulk::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
         ["echo-server", address] => bench::echo_server(address),
         ["help" | "--help" | "-h"] => {
