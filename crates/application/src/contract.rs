@@ -14,6 +14,10 @@ use crate::{RepositoryError, UpsertContext, UpsertContextQuery, UserRepository, 
 #[path = "contract_clients.rs"]
 pub mod clients;
 
+/// The [`ReportStore`](crate::ReportStore) contract suite.
+#[path = "contract_reports.rs"]
+pub mod reports;
+
 /// A fresh, empty store; dropping it cleans up (drops the test database).
 pub trait Fixture: Send {
     fn repository(&self) -> Arc<dyn UserRepository>;

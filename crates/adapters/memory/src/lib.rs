@@ -277,3 +277,31 @@ mod client_contract {
 
     roster_application::client_store_contract_tests!(fixture());
 }
+
+#[cfg(test)]
+mod report_contract {
+    use std::sync::Arc;
+
+    use roster_application::contract::reports::ReportStoreFixture;
+    use roster_application::{ReportStore, UserRepository};
+
+    use super::InMemoryUserRepository;
+
+    struct Memory(Arc<InMemoryUserRepository>);
+
+    impl ReportStoreFixture for Memory {
+        fn report_store(&self) -> Arc<dyn ReportStore> {
+            self.0.clone()
+        }
+
+        fn users(&self) -> Arc<dyn UserRepository> {
+            self.0.clone()
+        }
+    }
+
+    async fn fixture() -> Memory {
+        Memory(Arc::new(InMemoryUserRepository::default()))
+    }
+
+    roster_application::report_store_contract_tests!(fixture());
+}

@@ -24,6 +24,16 @@ impl Fixture for Server {
     }
 }
 
+impl roster_application::contract::reports::ReportStoreFixture for Server {
+    fn report_store(&self) -> Arc<dyn roster_application::ReportStore> {
+        self.repository.clone()
+    }
+
+    fn users(&self) -> Arc<dyn UserRepository> {
+        self.repository.clone()
+    }
+}
+
 impl ClientStoreFixture for Server {
     fn client_store(&self) -> Arc<dyn ClientStore> {
         self.repository.clone()
