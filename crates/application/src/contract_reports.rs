@@ -57,7 +57,13 @@ fn t(seconds: i64) -> DateTime<Utc> {
 }
 
 fn header(id: &str, namespace: &str) -> ImportHeader {
-    ImportHeader { report_id: id.to_owned(), namespace: ns(namespace), commit: true, force_commit: false, created_at: t(0) }
+    ImportHeader {
+        report_id: id.to_owned(),
+        namespace: ns(namespace),
+        commit: true,
+        force_commit: false,
+        created_at: t(0),
+    }
 }
 
 fn item(n: usize) -> InputItem {
@@ -182,7 +188,10 @@ pub async fn a_chunk_commits_once_and_only_for_its_owner(store: Arc<dyn ReportSt
     let result = ChunkResult { chunk: 0, users: &[], outcomes: &outcomes, summary: summary_of(&outcomes) };
     assert!(matches!(store.commit_chunk(&acme, "r1", "p2", result, t(2)).await, Err(ImportStoreError::Lost)));
     assert!(matches!(store.heartbeat("r1", "p2", t(2)).await, Err(ImportStoreError::Lost)));
-    assert!(matches!(store.finish_import("r1", "p2", ReportStatus::Completed, t(2)).await, Err(ImportStoreError::Lost)));
+    assert!(matches!(
+        store.finish_import("r1", "p2", ReportStatus::Completed, t(2)).await,
+        Err(ImportStoreError::Lost)
+    ));
     store.commit_chunk(&acme, "r1", "p1", result, t(2)).await.expect("the owner commits");
     assert!(
         matches!(store.commit_chunk(&acme, "r1", "p1", result, t(2)).await, Err(ImportStoreError::Lost)),

@@ -11,8 +11,8 @@ mod server;
 mod sqlite {
     use std::sync::Arc;
 
-    use roster_application::{ReportStore, UserRepository};
     use roster_application::contract::reports::ReportStoreFixture;
+    use roster_application::{ReportStore, UserRepository};
     use roster_migrations::Migrator;
     use roster_migrations::sea_orm_migration::MigratorTrait;
     use roster_store_seaorm::testing::TempSqlite;
