@@ -29,7 +29,7 @@ pub enum BodyError {
 /// The parser of either format.
 pub enum BulkParser {
     Json(JsonItems),
-    Csv(CsvItems),
+    Csv(Box<CsvItems>),
 }
 
 impl BulkParser {

@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use roster_application::{ReportError, ReportStatus, StartError, StartImport, Upload, UploadError, parse_flag};
 use roster_domain::{Issue, IssueCode};
 
-use crate::bulk_body::{BodyError, BulkParser, CsvItems, JsonItems};
+use crate::bulk_body::{BodyError, BulkParser, JsonItems};
 use crate::dto::{ProblemDto, ReportDto};
 use crate::media::{BulkFormat, bulk_format, negotiate};
 use crate::routes::user::{json_response, query_value};
@@ -143,7 +143,7 @@ pub async fn import_users(
     };
     let parser = match format {
         BulkFormat::Json => BulkParser::Json(JsonItems::default()),
-        BulkFormat::Csv => BulkParser::Csv(CsvItems::default()),
+        BulkFormat::Csv => BulkParser::Csv(Box::default()),
     };
     let report = match receive(upload, parser, payload).await? {
         Received::Report(report) => report,
