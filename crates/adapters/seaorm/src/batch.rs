@@ -34,6 +34,18 @@ fn in_list<'a>(sql: &mut Sql, column: &str, values: impl Iterator<Item = &'a str
     sql.push(")");
 }
 
+/// On PostgreSQL, plans each statement of the transaction for its own
+/// parameters (`plan_cache_mode = force_custom_plan`, for this transaction
+/// only). A bulk import grows the tables a thousandfold while it runs; a
+/// generic plan cached while they were small (a sequential scan) would be
+/// kept, and each chunk would scan the whole table.
+pub(crate) async fn plan_per_statement<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan").await?;
+    }
+    Ok(())
+}
+
 /// Reads a chunk's context: the users (with their lists) and references by
 /// id, the owners of the emails and of the telephony identities.
 pub(crate) async fn context<C: ConnectionTrait>(
@@ -188,8 +200,20 @@ pub(crate) async fn write_users(
         telephony.extend(r.telephony);
     }
     // Old lists first: identities a user of the chunk gives up are free
-    // before any user of the chunk takes them.
-    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    // before any user of the chunk takes them. Only users stored already
+    // have any (a user created meanwhile by someone else makes an insert
+    // below clash: a Conflict, and the chunk is written user by user).
+    let mut ids: Vec<String> = Vec::new();
+    let all: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    for part in all.chunks(IN_LIST) {
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("SELECT user_id FROM users WHERE namespace = ").bind(namespace).push(" AND ");
+        in_list(&mut sql, "user_id", part.iter().copied());
+        for row in txn.query_all_raw(sql.build()).await? {
+            ids.push(row.try_get("", "user_id")?);
+        }
+    }
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
     for table in ["user_roles", "user_teams", "user_telephony"] {
         for part in ids.chunks(IN_LIST) {
             let mut sql = Sql::new(txn.get_database_backend());

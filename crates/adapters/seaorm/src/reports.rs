@@ -449,6 +449,7 @@ impl ReportStore for SeaOrmUserRepository {
         let (ns, report_id, owner) = (namespace.as_str().to_owned(), report_id.to_owned(), owner.to_owned());
         let (chunk, s) = (result.chunk, result.summary);
         write_retrying!(self, "commit_chunk", |txn| {
+            batch::plan_per_statement(txn).await?;
             touch_chunk(txn, &report_id, &owner, &[IN_PROGRESS], Some(chunk), |sql| {
                 sql.push("next_chunk = next_chunk + 1, heartbeat_ms = ").bind(ms(at));
                 for (column, n) in [
@@ -527,7 +528,18 @@ impl ReportStore for SeaOrmUserRepository {
             .push(REPORT_COLUMNS)
             .push(" FROM reports WHERE active_namespace IS NOT NULL AND heartbeat_ms < ")
             .bind(ms(stale_before));
-        let rows = self.db.query_all_raw(sql.build()).await.map_err(to_repository_error)?;
+        // In a transaction planned for its parameters: a generic plan made
+        // while `reports` was small would scan it whole every time, and
+        // every single upsert adds a row.
+        let rows = async {
+            let txn = self.db.begin().await?;
+            batch::plan_per_statement(&txn).await?;
+            let rows = txn.query_all_raw(sql.build()).await?;
+            txn.commit().await?;
+            Ok::<_, DbErr>(rows)
+        }
+        .await
+        .map_err(to_repository_error)?;
         let mut jobs = Vec::new();
         for row in rows {
             let report_id: String = get(&row, "report_id")?;

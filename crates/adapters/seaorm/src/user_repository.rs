@@ -287,7 +287,17 @@ impl UserRepository for SeaOrmUserRepository {
         let ns = namespace.as_str();
         let mut tries = 0;
         loop {
-            match crate::batch::context(&self.db, ns, query).await {
+            let attempt = async {
+                if self.db.get_database_backend() != DbBackend::Postgres {
+                    return crate::batch::context(&self.db, ns, query).await;
+                }
+                let txn = self.db.begin().await.map_err(to_repository_error)?;
+                crate::batch::plan_per_statement(&txn).await.map_err(to_repository_error)?;
+                let context = crate::batch::context(&txn, ns, query).await?;
+                txn.commit().await.map_err(to_repository_error)?;
+                Ok(context)
+            };
+            match attempt.await {
                 Err(RepositoryError::Unavailable(e)) if tries < 3 => {
                     tries += 1;
                     tracing::debug!(error = %e, tries, "batch_context: trying again");
