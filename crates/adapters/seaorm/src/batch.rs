@@ -222,6 +222,9 @@ pub(crate) async fn write_users(
             txn.execute_raw(sql.build()).await?;
         }
     }
+    if txn.get_database_backend() == DbBackend::Postgres {
+        return postgres_insert(txn, user_rows, roles, teams, telephony).await;
+    }
     let mut user_rows = user_rows.into_iter().peekable();
     while user_rows.peek().is_some() {
         let part: Vec<_> = user_rows.by_ref().take(USER_ROWS_PER_INSERT).collect();
@@ -230,6 +233,86 @@ pub(crate) async fn write_users(
     insert_all::<user_roles::Entity, _>(txn, roles).await?;
     insert_all::<user_teams::Entity, _>(txn, teams).await?;
     insert_all::<user_telephony::Entity, _>(txn, telephony).await?;
+    Ok(())
+}
+
+/// The columns of `users` an upsert updates: all but the key and `created_at`.
+const UPDATED_USER_COLUMNS: [&str; 20] = [
+    "salutation",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "suffix",
+    "job_title",
+    "pilot",
+    "status",
+    "work_from_home",
+    "organization",
+    "contact_center",
+    "site",
+    "coach_id",
+    "supervisor_name",
+    "supervisor_id",
+    "email",
+    "email_norm",
+    "activation_date",
+    "deactivation_date",
+    "updated_at",
+];
+
+/// PostgreSQL: each table's rows as one JSON parameter, expanded by
+/// `json_populate_recordset` — one short statement a table, instead of
+/// thousands of bound parameters to send, parse and plan.
+async fn postgres_insert(
+    txn: &DatabaseTransaction,
+    users: Vec<users::ActiveModel>,
+    roles: Vec<user_roles::ActiveModel>,
+    teams: Vec<user_teams::ActiveModel>,
+    telephony: Vec<user_telephony::ActiveModel>,
+) -> Result<(), DbErr> {
+    fn json<M: serde::Serialize>(rows: Vec<M>) -> Result<String, DbErr> {
+        serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))
+    }
+    fn models<M, A: sea_orm::TryIntoModel<M>>(rows: Vec<A>) -> Result<Vec<M>, DbErr>
+    where
+        M: sea_orm::ModelTrait,
+    {
+        rows.into_iter().map(|r| r.try_into_model()).collect()
+    }
+    let update = UPDATED_USER_COLUMNS.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect::<Vec<_>>().join(", ");
+    let statements = [
+        (
+            format!(
+                "INSERT INTO users ({USER_COLUMNS}) SELECT {USER_COLUMNS} FROM json_populate_recordset(NULL::users, $1::json) \
+                 ON CONFLICT (namespace, user_id) DO UPDATE SET {update}"
+            ),
+            json(models::<users::Model, _>(users)?)?,
+        ),
+        (
+            "INSERT INTO user_roles (namespace, user_id, position, name) SELECT namespace, user_id, position, name \
+             FROM json_populate_recordset(NULL::user_roles, $1::json)"
+                .to_owned(),
+            json(models::<user_roles::Model, _>(roles)?)?,
+        ),
+        (
+            "INSERT INTO user_teams (namespace, user_id, position, name) SELECT namespace, user_id, position, name \
+             FROM json_populate_recordset(NULL::user_teams, $1::json)"
+                .to_owned(),
+            json(models::<user_teams::Model, _>(teams)?)?,
+        ),
+        (
+            "INSERT INTO user_telephony (namespace, user_id, position, platform, platform_norm, agent_id, extension) \
+             SELECT namespace, user_id, position, platform, platform_norm, agent_id, extension \
+             FROM json_populate_recordset(NULL::user_telephony, $1::json)"
+                .to_owned(),
+            json(models::<user_telephony::Model, _>(telephony)?)?,
+        ),
+    ];
+    for (sql, rows) in statements {
+        if rows != "[]" {
+            txn.execute_raw(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, [rows.into()])).await?;
+        }
+    }
     Ok(())
 }
 

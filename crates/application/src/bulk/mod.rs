@@ -324,30 +324,45 @@ impl BulkImport {
             }
         }
 
-        // 2. Chunk by chunk.
+        // 2. Chunk by chunk, pipelined: the next chunk is read and planned
+        // while this one is written. Its plan does not depend on this
+        // chunk's writes: keys are unique across the import's valid rows, and
+        // a key this chunk releases is known from `done_valid`. (Should a
+        // write here lose a key to a concurrent writer, the next chunk's
+        // write finds out the same way, from the unique indexes.)
         let mut summary = Summary::default();
+        if job.next_chunk >= job.chunks {
+            return self.finish(job, summary).await;
+        }
+        let mut planned = self.plan_chunk(header, &index, &done_valid, job.next_chunk).await?;
         for chunk in job.next_chunk..job.chunks {
             if lost.load(Ordering::SeqCst) {
                 return Err(ImportStoreError::Lost);
             }
-            let items = store.input_chunk(&header.report_id, chunk).await?;
-            let base = u64::from(chunk) * size;
-            let (users, mut outcomes) = self.plan_chunk(header, &index, &mut done_valid, base, items).await?;
-            let now = self.inner.clock.now();
-            let mut result = ChunkResult { chunk, users: &users, outcomes: &outcomes, summary: summarize(&outcomes) };
-            match store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await {
-                Ok(()) => {}
-                Err(ImportStoreError::Store(RepositoryError::Conflict)) => {
-                    // Another writer took a key meanwhile (or the chunk's own
-                    // writes could not be ordered): write user by user.
-                    self.write_one_by_one(header, &users, &mut outcomes, &mut done_valid).await?;
-                    result = ChunkResult { chunk, users: &[], outcomes: &outcomes, summary: summarize(&outcomes) };
-                    store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await?;
+            done_valid.extend(std::mem::take(&mut planned.valid));
+            let written = self.write_chunk(header, chunk, planned);
+            let next = async {
+                match chunk + 1 < job.chunks {
+                    true => self.plan_chunk(header, &index, &done_valid, chunk + 1).await.map(Some),
+                    false => Ok(None),
                 }
-                Err(e) => return Err(e),
+            };
+            let (written, next) = tokio::join!(written, next);
+            let (chunk_summary, lost_keys) = written?;
+            summary.add(&chunk_summary);
+            for id in lost_keys {
+                done_valid.remove(&id);
             }
-            summary.add(&result.summary);
+            match next? {
+                Some(next) => planned = next,
+                None => break,
+            }
         }
+        self.finish(job, summary).await
+    }
+
+    async fn finish(&self, job: &ImportJob, summary: Summary) -> Result<(), ImportStoreError> {
+        let (store, header) = (&self.inner.store, &job.header);
         let report = store.report(&header.namespace, &header.report_id, false).await?;
         let status = match report {
             Some(r) => final_status(&r.errors, &r.summary),
@@ -356,15 +371,44 @@ impl BulkImport {
         store.finish_import(&header.report_id, &self.inner.owner, status, self.inner.clock.now()).await
     }
 
-    /// Plans one chunk: the users to write and every row's outcome.
+    /// Writes a planned chunk with its outcomes; the chunk's summary, and
+    /// the users that turned out to have lost a key to another writer.
+    async fn write_chunk(
+        &self,
+        header: &ImportHeader,
+        chunk: u32,
+        planned: PlannedChunk,
+    ) -> Result<(Summary, Vec<UserId>), ImportStoreError> {
+        let store = &self.inner.store;
+        let PlannedChunk { users, mut outcomes, .. } = planned;
+        let now = self.inner.clock.now();
+        let result = ChunkResult { chunk, users: &users, outcomes: &outcomes, summary: summarize(&outcomes) };
+        match store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await {
+            Ok(()) => Ok((result.summary, Vec::new())),
+            Err(ImportStoreError::Store(RepositoryError::Conflict)) => {
+                // Another writer took a key meanwhile (or the chunk's own
+                // writes could not be ordered): write user by user.
+                let lost = self.write_one_by_one(header, &users, &mut outcomes).await?;
+                let result = ChunkResult { chunk, users: &[], outcomes: &outcomes, summary: summarize(&outcomes) };
+                store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await?;
+                Ok((result.summary, lost))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Reads and plans chunk `chunk`: the users to write and every row's
+    /// outcome.
     async fn plan_chunk(
         &self,
         header: &ImportHeader,
         index: &ImportIndex,
-        done_valid: &mut HashSet<UserId>,
-        base: u64,
-        items: Vec<InputItem>,
-    ) -> Result<(Vec<User>, Vec<UserOutcome>), ImportStoreError> {
+        done_valid: &HashSet<UserId>,
+        chunk: u32,
+    ) -> Result<PlannedChunk, ImportStoreError> {
+        let items = self.inner.store.input_chunk(&header.report_id, chunk).await?;
+        let base = u64::from(chunk) * self.inner.options.chunk_size as u64;
+        let mut chunk_valid: Vec<UserId> = Vec::new();
         let mut outcomes = Vec::with_capacity(items.len());
         let mut candidates: Vec<(usize, UserDraft)> = Vec::new();
         for (k, item) in items.into_iter().enumerate() {
@@ -419,8 +463,10 @@ impl BulkImport {
             let i = base + k as u64;
             // A key held by an import user processed (valid) before this
             // row is free by now: that user's new values do not hold it.
-            let released =
-                |owner: &UserId| index.users.get(owner).is_some_and(|u| u.index < i) && done_valid.contains(owner);
+            let released = |owner: &UserId| {
+                index.users.get(owner).is_some_and(|u| u.index < i)
+                    && (done_valid.contains(owner) || chunk_valid.contains(owner))
+            };
             let q = Plan::context_query(&draft);
             let context = UpsertContext {
                 existing: stored.existing.get(&draft.user_id).cloned(),
@@ -457,7 +503,7 @@ impl BulkImport {
             outcome.errors.extend(plan.errors);
             outcome.warnings.extend(plan.warnings);
             if let Some(user) = plan.user {
-                done_valid.insert(user_id);
+                chunk_valid.push(user_id);
                 let write = header.commit && (plan.action != Action::Unchanged || header.force_commit);
                 if write {
                     outcome.persisted = true;
@@ -465,7 +511,7 @@ impl BulkImport {
                 }
             }
         }
-        Ok((writes, outcomes))
+        Ok(PlannedChunk { users: writes, outcomes, valid: chunk_valid })
     }
 
     /// The chunk's users one transaction each, in input order; a user that
@@ -476,13 +522,12 @@ impl BulkImport {
         header: &ImportHeader,
         users: &[User],
         outcomes: &mut [UserOutcome],
-        done_valid: &mut HashSet<UserId>,
-    ) -> Result<(), ImportStoreError> {
+    ) -> Result<Vec<UserId>, ImportStoreError> {
+        let mut lost = Vec::new();
         for user in users {
             match self.inner.users.save(&header.namespace, user, self.inner.clock.now()).await {
                 Ok(()) => {}
                 Err(RepositoryError::Conflict) => {
-                    done_valid.remove(&user.user_id);
                     if let Some(o) =
                         outcomes.iter_mut().find(|o| o.persisted && o.user_id.as_deref() == Some(user.user_id.as_str()))
                     {
@@ -495,12 +540,21 @@ impl BulkImport {
                             "the user's email or a telephony identity was taken by another user while the import ran; import the user again",
                         ));
                     }
+                    lost.push(user.user_id.clone());
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        Ok(())
+        Ok(lost)
     }
+}
+
+/// A chunk read and planned, not yet written.
+struct PlannedChunk {
+    users: Vec<User>,
+    outcomes: Vec<UserOutcome>,
+    /// The chunk's valid users (planned to be written or unchanged).
+    valid: Vec<UserId>,
 }
 
 /// `error: cause: cause…`, for one log line.

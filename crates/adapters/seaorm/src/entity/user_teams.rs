@@ -1,7 +1,7 @@
 use sea_orm::entity::prelude::*;
 
 /// One row of `user_teams`: an item of a user's teams list.
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "user_teams")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
