@@ -124,6 +124,8 @@ mod tests {
                 "/api-ext/domain/{namespace}/token",
                 "/api-ext/domain/{namespace}/user",
                 "/api-ext/domain/{namespace}/user/{userId}",
+                "/api-ext/domain/{namespace}/users",
+                "/api-ext/domain/{namespace}/users/report/{reportId}",
                 "/api-ext/token",
                 "/health/live",
                 "/health/ready"
