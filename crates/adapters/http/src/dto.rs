@@ -507,3 +507,37 @@ mod tests {
         }
     }
 }
+
+/// The users of a bulk import, as a JSON array: 1 to 200,000 users, each
+/// of the shape of `User`. A user that breaks a rule is an error on its row
+/// of the report (the import goes on); see `importUsers`. A schema only: the
+/// body is parsed as it streams in.
+pub struct UserListDto;
+
+impl utoipa::PartialSchema for UserListDto {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::ArrayBuilder;
+        use utoipa::openapi::{Ref, RefOr};
+        ArrayBuilder::new()
+            .items(RefOr::Ref(Ref::from_schema_name("User")))
+            .min_items(Some(1))
+            .max_items(Some(200_000))
+            .description(Some(
+                "The users of a bulk import: 1 to 200,000, each of the shape of `User`. A user that breaks a rule \
+                 is an error on its row of the report; the import goes on.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for UserListDto {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "UserList".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push((UserDto::name().into_owned(), UserDto::schema()));
+        UserDto::schemas(schemas);
+    }
+}

@@ -82,8 +82,8 @@ fn upload_error(e: UploadError) -> ApiError {
     request_body(
         description = "A JSON array of users, or text/csv with a header row. At most 200,000 users and 256 MiB.",
         content(
-            (Vec<crate::dto::UserDto> = "application/json"),
-            (Vec<crate::dto::UserDto> = "application/vnd.cogitocorp.v1+json"),
+            (crate::dto::UserListDto = "application/json"),
+            (crate::dto::UserListDto = "application/vnd.cogitocorp.v1+json"),
             (String = "text/csv", example = "userId,firstName,lastName,jobTitle,status,organization,contactCenter,site,roles,telephonyConfigurations,email\na-1001,Ann,Lee,Agent,Active,Acme Corp,Boston,Boston-1,Agent;Trainer,Genesys Cloud:10042:4042,ann.lee@example.com\n"),
         ),
     ),
