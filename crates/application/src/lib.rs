@@ -32,3 +32,15 @@ pub use ports::{
 pub use readiness::CheckReadiness;
 pub use report::{Action, Report, ReportKind, ReportStatus, Summary, UserOutcome};
 pub use upsert_user::{Body, UpsertError, UpsertRequest, UpsertUser};
+
+/// `error: cause: cause…`, for one log line.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,5 +1,7 @@
 use chrono::{DateTime, Utc};
-use roster_domain::{FIELD_NAMES, Issue};
+use roster_domain::{FIELD_NAMES, Issue, IssueCode, Namespace, RawValue};
+
+use crate::parse_flag;
 use serde::{Deserialize, Deserializer, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,7 +138,50 @@ pub struct Report {
     pub users: Vec<UserOutcome>,
 }
 
+/// What a request to upsert says before its body: the raw namespace and
+/// query flags.
+pub(crate) struct RequestHead<'a> {
+    pub kind: ReportKind,
+    pub namespace: &'a str,
+    pub commit: Option<&'a str>,
+    pub force_commit: Option<&'a str>,
+    /// `commit` when absent (SPEC §1: true for one user, false for bulk).
+    pub default_commit: bool,
+}
+
 impl Report {
+    /// A report opened for a request: its flags read (each bad one an error
+    /// naming it), its namespace checked (`None`, and an error, when
+    /// invalid).
+    pub(crate) fn open(head: RequestHead<'_>, report_id: String, now: DateTime<Utc>) -> (Report, Option<Namespace>) {
+        let commit = parse_flag("commit", head.commit, head.default_commit);
+        let force_commit = parse_flag("forceCommit", head.force_commit, false);
+        let mut report = Report {
+            report_id,
+            namespace: head.namespace.to_owned(),
+            kind: head.kind,
+            status: ReportStatus::InProgress,
+            commit: *commit.as_ref().unwrap_or(&false),
+            force_commit: *force_commit.as_ref().unwrap_or(&false),
+            created_at: now,
+            completed_at: None,
+            summary: Summary::default(),
+            errors: Vec::new(),
+            users: Vec::new(),
+        };
+        let namespace = Namespace::parse(head.namespace)
+            .map_err(|message| {
+                report.errors.push(
+                    Issue::new("namespace", IssueCode::InvalidValue, message)
+                        .with_value(RawValue::String(head.namespace.to_owned())),
+                )
+            })
+            .ok();
+        report.errors.extend(commit.err());
+        report.errors.extend(force_commit.err());
+        (report, namespace)
+    }
+
     /// Recomputes `summary` (but `received`) and `status` from the outcomes.
     pub(crate) fn finish(&mut self, completed_at: DateTime<Utc>) {
         let mut s = Summary { received: self.summary.received, ..Summary::default() };

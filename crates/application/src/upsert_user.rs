@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use roster_domain::{Issue, IssueCode, Namespace, RawValue, UserDraft, parse_user};
 
+use crate::report::RequestHead;
 use crate::{
-    Action, Clock, IdGenerator, KeepReports, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
-    UserOutcome, UserRepository, parse_flag, plan_upsert,
+    Action, Clock, IdGenerator, KeepReports, Plan, Report, ReportKind, RepositoryError, UserOutcome, UserRepository,
+    plan_upsert,
 };
 
 /// The body of an upsert request, as the driving adapter could read it.
@@ -64,31 +65,14 @@ impl UpsertUser {
     #[tracing::instrument(skip_all, fields(namespace = %request.namespace))]
     pub async fn execute(&self, request: UpsertRequest) -> Result<Report, UpsertError> {
         let now = self.clock.now();
-        let commit = parse_flag("commit", request.commit.as_deref(), true);
-        let force_commit = parse_flag("forceCommit", request.force_commit.as_deref(), false);
-        let mut report = Report {
-            report_id: self.ids.new_id(),
-            namespace: request.namespace.clone(),
+        let head = RequestHead {
             kind: ReportKind::Single,
-            status: ReportStatus::InProgress,
-            commit: *commit.as_ref().unwrap_or(&false),
-            force_commit: *force_commit.as_ref().unwrap_or(&false),
-            created_at: now,
-            completed_at: None,
-            summary: Summary::default(),
-            errors: Vec::new(),
-            users: Vec::new(),
+            namespace: &request.namespace,
+            commit: request.commit.as_deref(),
+            force_commit: request.force_commit.as_deref(),
+            default_commit: true,
         };
-        let namespace = Namespace::parse(&request.namespace)
-            .map_err(|message| {
-                report.errors.push(
-                    Issue::new("namespace", IssueCode::InvalidValue, message)
-                        .with_value(RawValue::String(request.namespace.clone())),
-                )
-            })
-            .ok();
-        report.errors.extend(commit.err());
-        report.errors.extend(force_commit.err());
+        let (mut report, namespace) = Report::open(head, self.ids.new_id(), now);
         let raw = match request.body {
             Body::Malformed(message) => {
                 report.errors.push(Issue::new("", IssueCode::MalformedJson, message));

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use problem_details::{ProblemDetails, ProblemType};
-use roster_application::{GetUserError, RepositoryError, UpsertError};
+use roster_application::{GetUserError, RepositoryError, UpsertError, error_chain};
 
 use crate::media::PROBLEM_JSON;
 
@@ -169,16 +169,4 @@ impl ResponseError for ApiError {
         }
         response
     }
-}
-
-/// `error: cause: cause…`, for one log line.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
 }

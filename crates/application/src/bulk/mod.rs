@@ -28,9 +28,10 @@ use roster_domain::{Issue, IssueCode, Namespace, RawValue, TelephonyIdentity, Us
 pub use keep::KeepReports;
 pub use store::{ChunkResult, ImportHeader, ImportJob, ImportStoreError, InputItem, ReportStore};
 
+use crate::report::RequestHead;
 use crate::{
     Action, BatchContextQuery, Clock, IdGenerator, Plan, Report, ReportKind, ReportStatus, RepositoryError, Summary,
-    UpsertContext, UserOutcome, UserRef, UserRepository, parse_flag, plan_upsert, report::final_status,
+    UpsertContext, UserOutcome, UserRef, UserRepository, plan_upsert, report::final_status,
 };
 
 /// The limits and timings of bulk imports.
@@ -140,31 +141,14 @@ impl BulkImport {
     /// Checks the request and takes the namespace's import slot.
     pub async fn start(&self, request: StartImport) -> Result<Upload, StartError> {
         let now = self.inner.clock.now();
-        let commit = parse_flag("commit", request.commit.as_deref(), false);
-        let force_commit = parse_flag("forceCommit", request.force_commit.as_deref(), false);
-        let mut report = Report {
-            report_id: self.inner.ids.new_id(),
-            namespace: request.namespace.clone(),
+        let head = RequestHead {
             kind: ReportKind::Bulk,
-            status: ReportStatus::InProgress,
-            commit: *commit.as_ref().unwrap_or(&false),
-            force_commit: *force_commit.as_ref().unwrap_or(&false),
-            created_at: now,
-            completed_at: None,
-            summary: Summary::default(),
-            errors: Vec::new(),
-            users: Vec::new(),
+            namespace: &request.namespace,
+            commit: request.commit.as_deref(),
+            force_commit: request.force_commit.as_deref(),
+            default_commit: false,
         };
-        let namespace = Namespace::parse(&request.namespace)
-            .map_err(|message| {
-                report.errors.push(
-                    Issue::new("namespace", IssueCode::InvalidValue, message)
-                        .with_value(RawValue::String(request.namespace.clone())),
-                )
-            })
-            .ok();
-        report.errors.extend(commit.err());
-        report.errors.extend(force_commit.err());
+        let (mut report, namespace) = Report::open(head, self.inner.ids.new_id(), now);
         let (Some(namespace), true) = (namespace, report.errors.is_empty()) else {
             report.finish(self.inner.clock.now());
             return Err(StartError::Refused(Box::new(report)));
@@ -240,7 +224,7 @@ impl BulkImport {
                     self.spawn(job);
                 }
             }
-            Err(e) => tracing::warn!(error = %chain(&e), "could not look for imports to resume"),
+            Err(e) => tracing::warn!(error = %crate::error_chain(&e), "could not look for imports to resume"),
         }
     }
 
@@ -265,7 +249,7 @@ impl BulkImport {
                         return;
                     }
                     Err(ImportStoreError::Store(e)) => {
-                        tracing::warn!(%report_id, error = %chain(&e), "import heartbeat failed");
+                        tracing::warn!(%report_id, error = %crate::error_chain(&e), "import heartbeat failed");
                     }
                 }
             }
@@ -291,7 +275,7 @@ impl BulkImport {
                 tracing::warn!(%report_id, "import taken over by another process; this one stops running it")
             }
             Err(e) => tracing::warn!(
-                %report_id, error = %chain(&e),
+                %report_id, error = %crate::error_chain(&e),
                 "import stopped; it resumes when its lease runs out (here or in another process)"
             ),
         }
@@ -557,18 +541,6 @@ struct PlannedChunk {
     valid: Vec<UserId>,
 }
 
-/// `error: cause: cause…`, for one log line.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
-        source = s.source();
-    }
-    out
-}
-
 /// Runs a store call on a task of its own: if the caller goes away midway
 /// (an HTTP client that disconnects drops its request's future), the call
 /// still ends, its transaction committed or rolled back, never abandoned.
@@ -796,7 +768,7 @@ impl Upload {
         self.done = true;
         self.ticker.abort();
         if let Err(e) = self.import.inner.store.discard_import(&self.header.report_id).await {
-            tracing::warn!(report_id = %self.header.report_id, error = %chain(&e), "an unfinished import could not be dropped; it is dropped when its lease runs out");
+            tracing::warn!(report_id = %self.header.report_id, error = %crate::error_chain(&e), "an unfinished import could not be dropped; it is dropped when its lease runs out");
         }
     }
 }
@@ -811,7 +783,7 @@ impl Drop for Upload {
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
                 if let Err(e) = store.discard_import(&report_id).await {
-                    tracing::warn!(%report_id, error = %chain(&e), "an abandoned import could not be dropped; it is dropped when its lease runs out");
+                    tracing::warn!(%report_id, error = %crate::error_chain(&e), "an abandoned import could not be dropped; it is dropped when its lease runs out");
                 }
             });
         }

@@ -13,6 +13,7 @@ crate::on_every_backend!(
     rows_see_the_import_they_are_in,
     csv_imports_in_any_column_order,
     what_is_not_an_import_is_refused_whole,
+    force_commit_rewrites_unchanged_users,
     one_import_runs_per_namespace,
     reports_are_kept_per_namespace,
 );
@@ -194,6 +195,20 @@ async fn rows_see_the_import_they_are_in(backend: Backend) {
             assert_eq!(stored.status, 404);
         }
     }
+}
+
+async fn force_commit_rewrites_unchanged_users(backend: Backend) {
+    let app = spawn_app(backend).await;
+    assert_eq!(app.upsert("acme", "", &user("a", "1")).await.status, 200);
+    for (query, persisted) in [("?commit=true", false), ("?commit=true&forceCommit=TRUE", true)] {
+        let report = finished(&app, &import_json(&app, "acme", query, &[user("a", "1")]).await).await;
+        assert_eq!(report["forceCommit"], persisted, "{query}");
+        let u = &report["users"][0];
+        assert_eq!((u["action"].as_str(), u["persisted"].as_bool()), (Some("unchanged"), Some(persisted)), "{query}");
+        assert_eq!(report["summary"]["persisted"], u64::from(persisted));
+    }
+    let r = import_json(&app, "acme", "?forceCommit=maybe", &[user("a", "1")]).await;
+    assert_eq!((r.status, codes(&r.body["errors"])), (400, vec![pair("forceCommit", "invalid_value")]), "{}", r.raw);
 }
 
 async fn csv_imports_in_any_column_order(backend: Backend) {

@@ -177,59 +177,53 @@ enum Received {
 }
 
 /// Streams the body through `parser` into `upload`. An error drops the
-/// import (the `Upload`'s drop or `discard`).
+/// import (`discard`, or the `Upload`'s drop).
 async fn receive(mut upload: Upload, mut parser: BulkParser, mut payload: web::Payload) -> Result<Received, ApiError> {
     let mut items = Vec::new();
     let mut total = 0usize;
-    let body_error = |e: BodyError| match e {
-        BodyError::Malformed(message) => Err(message),
-        BodyError::ItemTooLarge(message) => Ok(ApiError::TooLarge(message)),
-    };
-    while let Some(chunk) = payload.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                upload.discard().await;
-                return Err(ApiError::BodyRead(e));
-            }
-        };
-        total += chunk.len();
-        if total > MAX_IMPORT_BYTES {
-            upload.discard().await;
-            return Err(too_large());
-        }
-        if let Err(e) = parser.feed(&chunk, &mut items) {
-            match body_error(e) {
-                Err(message) => return Ok(Received::Refused(upload, message)),
-                Ok(api) => {
-                    upload.discard().await;
-                    return Err(api);
+    let mut ended = false;
+    while !ended {
+        let parsed = match payload.next().await {
+            Some(Err(e)) => Err(Ok(ApiError::BodyRead(e))),
+            Some(Ok(chunk)) => {
+                total += chunk.len();
+                if total > MAX_IMPORT_BYTES {
+                    Err(Ok(too_large()))
+                } else {
+                    parser.feed(&chunk, &mut items).map_err(Err)
                 }
             }
-        }
-        for item in items.drain(..) {
-            if let Err(e) = upload.push(item).await {
-                upload.discard().await;
-                return Err(upload_error(e));
+            None => {
+                ended = true;
+                parser.finish(&mut items).map_err(Err)
             }
-        }
-    }
-    if let Err(e) = parser.finish(&mut items) {
-        match body_error(e) {
-            Err(message) => return Ok(Received::Refused(upload, message)),
-            Ok(api) => {
+        };
+        let failed = match parsed {
+            Ok(()) => pass_on(&mut upload, &mut items).await.err().map(Ok),
+            Err(failed) => Some(failed),
+        };
+        match failed {
+            None => {}
+            Some(Err(BodyError::Malformed(message))) => return Ok(Received::Refused(upload, message)),
+            Some(Err(BodyError::ItemTooLarge(message))) => {
                 upload.discard().await;
-                return Err(api);
+                return Err(ApiError::TooLarge(message));
             }
-        }
-    }
-    for item in items.drain(..) {
-        if let Err(e) = upload.push(item).await {
-            upload.discard().await;
-            return Err(upload_error(e));
+            Some(Ok(error)) => {
+                upload.discard().await;
+                return Err(error);
+            }
         }
     }
     upload.finish().await.map(Received::Report).map_err(upload_error)
+}
+
+/// Hands the parsed items to the upload.
+async fn pass_on(upload: &mut Upload, items: &mut Vec<roster_application::InputItem>) -> Result<(), ApiError> {
+    for item in items.drain(..) {
+        upload.push(item).await.map_err(upload_error)?;
+    }
+    Ok(())
 }
 
 /// A report: of a bulk import (with its progress while it runs) or of a
