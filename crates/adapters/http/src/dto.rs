@@ -495,19 +495,6 @@ pub struct HealthDto {
     pub status: String,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::IssueCodeDto;
-    use roster_domain::IssueCode;
-
-    #[test]
-    fn issue_codes_go_on_the_wire_as_the_domain_names_them() {
-        for code in IssueCode::ALL {
-            assert_eq!(serde_json::to_value(IssueCodeDto::from(code)).unwrap(), code.as_str());
-        }
-    }
-}
-
 /// The users of a bulk import, as a JSON array: 1 to 200,000 users, each
 /// of the shape of `User`. A user that breaks a rule is an error on its row
 /// of the report (the import goes on); see `importUsers`. A schema only: the
@@ -539,5 +526,18 @@ impl ToSchema for UserListDto {
         use utoipa::PartialSchema;
         schemas.push((UserDto::name().into_owned(), UserDto::schema()));
         UserDto::schemas(schemas);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IssueCodeDto;
+    use roster_domain::IssueCode;
+
+    #[test]
+    fn issue_codes_go_on_the_wire_as_the_domain_names_them() {
+        for code in IssueCode::ALL {
+            assert_eq!(serde_json::to_value(IssueCodeDto::from(code)).unwrap(), code.as_str());
+        }
     }
 }
