@@ -77,18 +77,23 @@ fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, Rep
     row.try_get("", column).map_err(to_repository_error)
 }
 
-/// One multi-row insert of finished reports and their outcome rows.
-async fn insert_reports(txn: &DatabaseTransaction, reports: &[Report]) -> Result<(), DbErr> {
+/// The statements keeping finished reports and their outcome rows: per 200
+/// reports, a multi-row insert into each table — on PostgreSQL one
+/// statement (the first insert in a `WITH`), so one round trip, atomic.
+fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_orm::Statement>, DbErr> {
+    let mut statements = Vec::new();
     for part in reports.chunks(200) {
-        let mut sql = Sql::new(txn.get_database_backend());
+        let with_outcomes: Vec<&Report> = part.iter().filter(|r| !r.users.is_empty()).collect();
+        let one_statement = backend == DbBackend::Postgres && !with_outcomes.is_empty();
+        let mut sql = Sql::new(backend);
+        if one_statement {
+            sql.push("WITH kept AS (");
+        }
         sql.push(
             "INSERT INTO reports (report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, \
              completed_at_ms, received, processed, valid, invalid, created, updated, unchanged, persisted, errors) \
              VALUES ",
         );
-        let mut outcomes = Sql::new(txn.get_database_backend());
-        outcomes.push("INSERT INTO report_chunks (report_id, chunk, outcomes) VALUES ");
-        let mut any_outcomes = false;
         for (n, r) in part.iter().enumerate() {
             let s = &r.summary;
             sql.push(if n == 0 { "(" } else { ", (" });
@@ -107,17 +112,32 @@ async fn insert_reports(txn: &DatabaseTransaction, reports: &[Report]) -> Result
             }
             let errors = serde_json::to_string(&r.errors).map_err(|e| DbErr::Custom(e.to_string()))?;
             sql.bind(errors).push(")");
-            if !r.users.is_empty() {
-                let users = serde_json::to_string(&r.users).map_err(|e| DbErr::Custom(e.to_string()))?;
-                outcomes.push(if any_outcomes { ", (" } else { "(" });
-                outcomes.bind(r.report_id.clone()).push(", 0, ").bind(users).push(")");
-                any_outcomes = true;
-            }
         }
-        txn.execute_raw(sql.build()).await?;
-        if any_outcomes {
-            txn.execute_raw(outcomes.build()).await?;
+        let mut outcomes = if one_statement {
+            sql.push(" RETURNING 1) ");
+            sql
+        } else {
+            statements.push(sql.build());
+            Sql::new(backend)
+        };
+        if with_outcomes.is_empty() {
+            continue;
         }
+        outcomes.push("INSERT INTO report_chunks (report_id, chunk, outcomes) VALUES ");
+        for (n, r) in with_outcomes.iter().enumerate() {
+            let users = serde_json::to_string(&r.users).map_err(|e| DbErr::Custom(e.to_string()))?;
+            outcomes.push(if n == 0 { "(" } else { ", (" });
+            outcomes.bind(r.report_id.clone()).push(", 0, ").bind(users).push(")");
+        }
+        statements.push(outcomes.build());
+    }
+    Ok(statements)
+}
+
+/// Keeps finished reports inside `txn`.
+async fn insert_reports(txn: &DatabaseTransaction, reports: &[Report]) -> Result<(), DbErr> {
+    for statement in report_statements(txn.get_database_backend(), reports)? {
+        txn.execute_raw(statement).await?;
     }
     Ok(())
 }
@@ -602,6 +622,17 @@ impl ReportStore for SeaOrmUserRepository {
     #[tracing::instrument(skip_all, fields(count = reports.len()), err)]
     async fn keep_reports(&self, reports: &[Report]) -> Result<(), RepositoryError> {
         let reports = std::sync::Arc::new(reports.to_vec());
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // One statement per 200 reports, each its own transaction: no
+            // BEGIN and COMMIT round trips on the way of every upsert.
+            let statements = report_statements(DbBackend::Postgres, &reports).map_err(to_repository_error)?;
+            for statement in statements {
+                with_retries("keep_reports", || self.db.execute_raw(statement.clone()))
+                    .await
+                    .map_err(to_repository_error)?;
+            }
+            return Ok(());
+        }
         write_retrying!(self, "keep_reports", |txn| {
             insert_reports(txn, &reports).await?;
             Ok(())
