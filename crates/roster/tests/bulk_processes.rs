@@ -136,6 +136,7 @@ async fn resumes_after_sigkill(database_url: &str) {
     assert!(killed_at < USERS as u64, "killed mid-way: {killed_at} of {USERS}");
     let stored_at_kill = count(database_url, "FROM users WHERE namespace = 'acme'").await;
     assert!(stored_at_kill > 0 && stored_at_kill < USERS as i64, "{stored_at_kill} users stored when killed");
+    eprintln!("killed with {killed_at} of {USERS} processed and {stored_at_kill} users stored");
 
     // A new process takes it over once its lease has run out.
     let second = serve(database_url).await;
