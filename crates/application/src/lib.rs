@@ -19,8 +19,8 @@ mod upsert_user;
 pub mod contract;
 
 pub use bulk::{
-    BulkImport, ChunkResult, ImportHeader, ImportJob, ImportOptions, ImportStoreError, InputItem, KeepReports,
-    ReportError, ReportStore, StartError, StartImport, Upload, UploadError,
+    Background, BulkImport, ChunkResult, ImportHeader, ImportJob, ImportOptions, ImportStoreError, InputItem,
+    KeepReports, ReportError, ReportStore, StartError, StartImport, Upload, UploadError,
 };
 pub use flags::parse_flag;
 pub use get_user::{GetUser, GetUserError};

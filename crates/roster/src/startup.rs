@@ -143,7 +143,7 @@ pub struct Application {
     server: actix_web::dev::Server,
     stores: Stores,
     /// Resuming imports of stopped processes; ends with the application.
-    background: tokio::task::JoinHandle<()>,
+    background: roster_application::Background,
 }
 
 impl Application {
@@ -207,7 +207,7 @@ impl Application {
     /// Serves until stopped through [`Application::handle`].
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
-        self.background.abort();
+        self.background.stop().await;
         result
     }
 }

@@ -2,6 +2,8 @@
 //! (migration `m20261205_100000_create_reports`). Input items and outcomes
 //! are kept as JSON text, a chunk of users a row.
 
+use std::future::Future;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_application::{
@@ -163,6 +165,38 @@ impl SeaOrmUserRepository {
     }
 }
 
+impl SeaOrmUserRepository {
+    /// Runs `body` — one statement, autocommitted — after this process's
+    /// other SQLite writers, tried again on transient failures. One
+    /// statement is never left half done: a caller that goes away, or a
+    /// task aborted, leaves no open transaction (with its locks) behind on
+    /// a pooled connection.
+    async fn write_one<T, F, Fut>(&self, what: &'static str, body: F) -> Result<T, WriteError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, WriteError>>,
+    {
+        let mut tries = 0u32;
+        loop {
+            let attempt = {
+                let _writer = match &self.sqlite_writer {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                body().await
+            };
+            match attempt {
+                Err(WriteError::Db(e)) if tries < 10 && crate::error::is_transient(&e) => {
+                    tries += 1;
+                    tracing::debug!(error = %e, tries, "{what}: transient failure, trying again");
+                    tokio::time::sleep(crate::user_repository::backoff(tries)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Ends a write transaction: committed on `Ok`, rolled back otherwise.
 async fn end_write<T>(txn: DatabaseTransaction, result: Result<T, WriteError>) -> Result<T, WriteError> {
     match result {
@@ -210,8 +244,8 @@ macro_rules! write_retrying {
 
 /// `UPDATE … WHERE` the import is `owner`'s and in one of `states`; Lost
 /// when no row matched.
-async fn touch(
-    txn: &DatabaseTransaction,
+async fn touch<C: ConnectionTrait>(
+    txn: &C,
     report_id: &str,
     owner: &str,
     states: &[&'static str],
@@ -221,8 +255,8 @@ async fn touch(
 }
 
 /// [`touch`], also requiring `next_chunk = chunk` when given.
-async fn touch_chunk(
-    txn: &DatabaseTransaction,
+async fn touch_chunk<C: ConnectionTrait>(
+    txn: &C,
     report_id: &str,
     owner: &str,
     states: &[&'static str],
@@ -327,20 +361,22 @@ impl ReportStore for SeaOrmUserRepository {
     #[tracing::instrument(skip_all, fields(report_id = %header.report_id), err)]
     async fn begin_import(&self, header: &ImportHeader, owner: &str) -> Result<(), ImportStoreError> {
         let (header, owner) = (header.clone(), owner.to_owned());
-        let inserted = write_retrying!(self, "begin_import", |txn| {
-            let mut sql = Sql::new(txn.get_database_backend());
-            sql.push(
-                "INSERT INTO reports (report_id, namespace, kind, status, is_commit, is_force_commit, \
+        let inserted = self
+            .write_one("begin_import", || async {
+                let mut sql = Sql::new(self.db.get_database_backend());
+                sql.push(
+                    "INSERT INTO reports (report_id, namespace, kind, status, is_commit, is_force_commit, \
                      created_at_ms, active_namespace, owner, heartbeat_ms) VALUES (",
-            );
-            sql.bind(header.report_id.clone()).push(", ").bind(header.namespace.as_str().to_owned()).push(", ");
-            sql.bind("bulk").push(", ").bind(RECEIVING).push(", ");
-            sql.bind(header.commit).push(", ").bind(header.force_commit).push(", ");
-            sql.bind(ms(header.created_at)).push(", ").bind(header.namespace.as_str().to_owned()).push(", ");
-            sql.bind(owner.clone()).push(", ").bind(ms(header.created_at)).push(")");
-            txn.execute_raw(sql.build()).await?;
-            Ok(())
-        });
+                );
+                sql.bind(header.report_id.clone()).push(", ").bind(header.namespace.as_str().to_owned()).push(", ");
+                sql.bind("bulk").push(", ").bind(RECEIVING).push(", ");
+                sql.bind(header.commit).push(", ").bind(header.force_commit).push(", ");
+                sql.bind(ms(header.created_at)).push(", ").bind(header.namespace.as_str().to_owned()).push(", ");
+                sql.bind(owner.clone()).push(", ").bind(ms(header.created_at)).push(")");
+                self.db.execute_raw(sql.build()).await?;
+                Ok(())
+            })
+            .await;
         match inserted {
             Ok(()) => Ok(()),
             Err(WriteError::Db(e)) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
@@ -398,8 +434,8 @@ impl ReportStore for SeaOrmUserRepository {
         at: DateTime<Utc>,
     ) -> Result<(), ImportStoreError> {
         let (report_id, owner) = (report_id.to_owned(), owner.to_owned());
-        write_retrying!(self, "accept_import", |txn| {
-            touch(txn, &report_id, &owner, &[RECEIVING], |sql| {
+        self.write_one("accept_import", || async {
+            touch(&self.db, &report_id, &owner, &[RECEIVING], |sql| {
                 sql.push("status = ").bind(IN_PROGRESS);
                 sql.push(", received = ").bind(count(received));
                 sql.push(", chunks = ").bind(i64::from(chunks));
@@ -407,6 +443,7 @@ impl ReportStore for SeaOrmUserRepository {
             })
             .await
         })
+        .await
         .map_err(store_error)
     }
 
@@ -526,12 +563,13 @@ impl ReportStore for SeaOrmUserRepository {
 
     async fn heartbeat(&self, report_id: &str, owner: &str, at: DateTime<Utc>) -> Result<(), ImportStoreError> {
         let (report_id, owner) = (report_id.to_owned(), owner.to_owned());
-        write_retrying!(self, "heartbeat", |txn| {
-            touch(txn, &report_id, &owner, &[RECEIVING, IN_PROGRESS], |sql| {
+        self.write_one("heartbeat", || async {
+            touch(&self.db, &report_id, &owner, &[RECEIVING, IN_PROGRESS], |sql| {
                 sql.push("heartbeat_ms = ").bind(ms(at));
             })
             .await
         })
+        .await
         .map_err(store_error)
     }
 
@@ -552,6 +590,9 @@ impl ReportStore for SeaOrmUserRepository {
         // while `reports` was small would scan it whole every time, and
         // every single upsert adds a row.
         let rows = async {
+            if backend != DbBackend::Postgres {
+                return self.db.query_all_raw(sql.build()).await;
+            }
             let txn = self.db.begin().await?;
             batch::plan_per_statement(&txn).await?;
             let rows = txn.query_all_raw(sql.build()).await?;
@@ -589,22 +630,24 @@ impl ReportStore for SeaOrmUserRepository {
             }
             // Take it over, unless someone else just did.
             let (id, me) = (report_id.clone(), owner.to_owned());
-            let taken = write_retrying!(self, "claim_stale", |txn| {
-                let mut sql = Sql::new(txn.get_database_backend());
-                sql.push("UPDATE reports SET owner = ")
-                    .bind(me.clone())
-                    .push(", heartbeat_ms = ")
-                    .bind(ms(at))
-                    .push(" WHERE report_id = ")
-                    .bind(id.clone())
-                    .push(" AND status = ")
-                    .bind(IN_PROGRESS)
-                    .push(" AND heartbeat_ms = ")
-                    .bind(heartbeat)
-                    .push(" AND owner = ")
-                    .bind(previous.clone().unwrap_or_default());
-                Ok(txn.execute_raw(sql.build()).await?.rows_affected() == 1)
-            });
+            let taken = self
+                .write_one("claim_stale", || async {
+                    let mut sql = Sql::new(backend);
+                    sql.push("UPDATE reports SET owner = ")
+                        .bind(me.clone())
+                        .push(", heartbeat_ms = ")
+                        .bind(ms(at))
+                        .push(" WHERE report_id = ")
+                        .bind(id.clone())
+                        .push(" AND status = ")
+                        .bind(IN_PROGRESS)
+                        .push(" AND heartbeat_ms = ")
+                        .bind(heartbeat)
+                        .push(" AND owner = ")
+                        .bind(previous.clone().unwrap_or_default());
+                    Ok(self.db.execute_raw(sql.build()).await?.rows_affected() == 1)
+                })
+                .await;
             match taken {
                 Ok(true) => jobs.push(job_of(&row)?),
                 Ok(false) => {}

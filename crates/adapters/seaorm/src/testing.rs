@@ -109,11 +109,29 @@ impl Drop for TempDatabase {
             _ => format!("DROP DATABASE IF EXISTS {}", self.name),
         };
         let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
         // Drop can't await: do it on a runtime of its own, on a thread of its own.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             runtime.block_on(async {
                 let admin = connect(&admin_settings(admin_url)).await?;
+                if admin.get_database_backend() == DbBackend::MySql {
+                    // As PostgreSQL's WITH (FORCE): end the sessions still on
+                    // the database (a test's pool, a transaction a stopped
+                    // runtime left open), whose metadata locks would keep
+                    // DROP DATABASE waiting.
+                    let sessions = admin
+                        .query_all_raw(sea_orm::Statement::from_string(
+                            DbBackend::MySql,
+                            format!("SELECT ID AS id FROM information_schema.PROCESSLIST WHERE DB = '{name}'"),
+                        ))
+                        .await?;
+                    for row in sessions {
+                        let id: i64 = row.try_get("", "id")?;
+                        // gone already: fine
+                        let _ = admin.execute_unprepared(&format!("KILL {id}")).await;
+                    }
+                }
                 admin.execute_unprepared(&drop_sql).await?;
                 admin.close().await
             })

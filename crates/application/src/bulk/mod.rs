@@ -201,16 +201,22 @@ impl BulkImport {
     }
 
     /// Takes over the imports whose heartbeat stopped (at start: those of a
-    /// process that died) and runs them; then looks again every half lease.
-    pub fn start_background(&self) -> tokio::task::JoinHandle<()> {
+    /// process that died) and runs them; then looks again every half lease,
+    /// until [`Background::stop`].
+    pub fn start_background(&self) -> Background {
         let this = self.clone();
-        tokio::spawn(async move {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(async move {
             let every = (this.inner.options.lease / 2).max(Duration::from_millis(100));
             loop {
                 this.resume_stale().await;
-                tokio::time::sleep(every).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => {}
+                    _ = stopped.changed() => return,
+                }
             }
-        })
+        });
+        Background { stop, task }
     }
 
     /// One look for imports to take over.
@@ -530,6 +536,20 @@ impl BulkImport {
             }
         }
         Ok(lost)
+    }
+}
+
+/// The background look for imports to take over; stopped between looks,
+/// never in the middle of one (a look may write).
+pub struct Background {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Background {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
     }
 }
 
