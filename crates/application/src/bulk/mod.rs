@@ -787,7 +787,8 @@ impl Upload {
     pub async fn discard(mut self) {
         self.done = true;
         self.ticker.abort();
-        if let Err(e) = self.import.inner.store.discard_import(&self.header.report_id).await {
+        let (store, report_id) = (self.import.inner.store.clone(), self.header.report_id.clone());
+        if let Err(e) = detached(async move { store.discard_import(&report_id).await }).await {
             tracing::warn!(report_id = %self.header.report_id, error = %crate::error_chain(&e), "an unfinished import could not be dropped; it is dropped when its lease runs out");
         }
     }
