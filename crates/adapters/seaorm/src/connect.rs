@@ -84,15 +84,41 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(settings.connect_timeout)
         .acquire_timeout(settings.acquire_timeout)
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
-    if settings.url.starts_with("sqlite:") {
-        options.map_sqlx_sqlite_opts(|o| {
-            o.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true)
-        });
+    if !settings.url.starts_with("sqlite:") {
+        return Database::connect(options).await;
     }
-    Database::connect(options).await
+    options.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true)
+    });
+    // Switching a file to WAL needs a moment of exclusive access, and SQLite
+    // answers "database is locked" at once — no busy timeout — while another
+    // process holds a lock (two processes starting together on a new file,
+    // one of them migrating). Opening waits that out, a while.
+    let give_up = std::time::Instant::now() + SQLITE_OPEN_PATIENCE;
+    let mut pause = std::time::Duration::from_millis(20);
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(e) if std::time::Instant::now() < give_up && is_locked(&e) => {
+                tracing::debug!(error = %e, "the SQLite file is locked by another process; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long opening a SQLite file waits for another process's lock.
+const SQLITE_OPEN_PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn is_locked(e: &DbErr) -> bool {
+    crate::error::is_transient(e) || {
+        let text = e.to_string();
+        text.contains("database is locked") || text.contains("(code: 5)") || text.contains("(code: 6)")
+    }
 }
 
 #[cfg(test)]

@@ -174,3 +174,28 @@ async fn migrating_waits_out_a_write_lock_held_past_the_busy_timeout() {
     migrating.await.expect("join").expect("migrated once the lock was free");
     assert!(started.elapsed() >= Duration::from_secs(7), "it waited for the lock");
 }
+
+/// Opening a file another process holds locked (two processes starting
+/// together on a new file, one of them migrating) waits for the lock
+/// instead of failing at once with "database is locked" (seen in CI).
+#[tokio::test]
+async fn opening_waits_out_another_connections_exclusive_lock() {
+    let file = roster_store_seaorm::testing::TempSqlite::new("roster-open-lock");
+    // A connection of another kind (rollback journal), holding an exclusive lock.
+    let holder = sea_orm::Database::connect(file.url.as_str()).await.expect("connect");
+    holder.execute_unprepared("CREATE TABLE held (x INTEGER)").await.expect("create");
+    let lock = holder.begin().await.expect("begin");
+    lock.execute_unprepared("INSERT INTO held VALUES (1)").await.expect("write");
+    lock.execute_unprepared("PRAGMA locking_mode = EXCLUSIVE").await.expect("exclusive");
+    lock.execute_unprepared("SELECT * FROM held").await.expect("read");
+    let settings = DatabaseSettings { url: file.url.clone(), max_connections: 1, ..DatabaseSettings::default() };
+    let started = std::time::Instant::now();
+    let opening = tokio::spawn(async move { connect(&settings).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    lock.commit().await.expect("release the lock");
+    holder.execute_unprepared("PRAGMA locking_mode = NORMAL").await.expect("normal");
+    holder.execute_unprepared("SELECT * FROM held").await.expect("read to release");
+    let db = opening.await.expect("join").expect("opened once the lock was free");
+    assert!(started.elapsed() >= Duration::from_millis(1500), "it waited for the lock");
+    assert_eq!(scalar(&db, "PRAGMA journal_mode").await, "wal");
+}
