@@ -24,18 +24,12 @@ use crate::{SeaOrmUserRepository, batch};
 const RECEIVING: &str = "receiving";
 const IN_PROGRESS: &str = "inprogress";
 
-/// What a write found that is not a database error.
-#[derive(Debug)]
-enum Refusal {
-    /// The import is not (or no longer) this owner's to write.
-    Lost,
-}
-
-/// A database error, or a [`Refusal`]; the transaction was rolled back.
+/// What a write of an import can fail with; the transaction was rolled back.
 #[derive(Debug)]
 enum WriteError {
     Db(DbErr),
-    Refused(Refusal),
+    /// The import is not (or no longer) this owner's to write.
+    Lost,
 }
 
 impl From<DbErr> for WriteError {
@@ -47,7 +41,16 @@ impl From<DbErr> for WriteError {
 fn store_error(e: WriteError) -> ImportStoreError {
     match e {
         WriteError::Db(e) => ImportStoreError::Store(to_repository_error(e)),
-        WriteError::Refused(Refusal::Lost) => ImportStoreError::Lost,
+        WriteError::Lost => ImportStoreError::Lost,
+    }
+}
+
+/// A write that can't be refused as `Lost` (it checks no owner), as the
+/// port's error.
+fn repository_error(e: WriteError) -> RepositoryError {
+    match e {
+        WriteError::Db(e) => to_repository_error(e),
+        WriteError::Lost => RepositoryError::Internal("an import write found no import to write".into()),
     }
 }
 
@@ -279,7 +282,7 @@ async fn touch_chunk<C: ConnectionTrait>(
     }
     sql.push(")");
     let done = txn.execute_raw(sql.build()).await?;
-    if done.rows_affected() == 0 { Err(WriteError::Refused(Refusal::Lost)) } else { Ok(()) }
+    if done.rows_affected() == 0 { Err(WriteError::Lost) } else { Ok(()) }
 }
 
 async fn delete_import(txn: &DatabaseTransaction, report_id: &str, only_receiving: bool) -> Result<bool, DbErr> {
@@ -455,10 +458,7 @@ impl ReportStore for SeaOrmUserRepository {
             insert_reports(txn, std::slice::from_ref(&report)).await?;
             Ok(())
         })
-        .map_err(|e| match store_error(e) {
-            ImportStoreError::Store(e) => e,
-            other => RepositoryError::Internal(Box::new(other)),
-        })
+        .map_err(repository_error)
     }
 
     #[tracing::instrument(skip_all, fields(report_id), err)]
@@ -468,10 +468,7 @@ impl ReportStore for SeaOrmUserRepository {
             delete_import(txn, &report_id, true).await?;
             Ok(())
         })
-        .map_err(|e| match store_error(e) {
-            ImportStoreError::Store(e) => e,
-            other => RepositoryError::Internal(Box::new(other)),
-        })
+        .map_err(repository_error)
     }
 
     #[tracing::instrument(skip_all, fields(report_id, chunk), err)]
@@ -621,10 +618,7 @@ impl ReportStore for SeaOrmUserRepository {
                     }
                     Ok(())
                 })
-                .map_err(|e| match store_error(e) {
-                    ImportStoreError::Store(e) => e,
-                    other => RepositoryError::Internal(Box::new(other)),
-                })?;
+                .map_err(repository_error)?;
                 tracing::info!(%report_id, "dropped an import whose body never arrived whole");
                 continue;
             }
@@ -652,10 +646,7 @@ impl ReportStore for SeaOrmUserRepository {
                 Ok(true) => jobs.push(job_of(&row)?),
                 Ok(false) => {}
                 Err(e) => {
-                    return Err(match store_error(e) {
-                        ImportStoreError::Store(e) => e,
-                        other => RepositoryError::Internal(Box::new(other)),
-                    });
+                    return Err(repository_error(e));
                 }
             }
         }
@@ -680,10 +671,7 @@ impl ReportStore for SeaOrmUserRepository {
             insert_reports(txn, &reports).await?;
             Ok(())
         })
-        .map_err(|e| match store_error(e) {
-            ImportStoreError::Store(e) => e,
-            other => RepositoryError::Internal(Box::new(other)),
-        })
+        .map_err(repository_error)
     }
 
     #[tracing::instrument(skip(self, namespace), err)]

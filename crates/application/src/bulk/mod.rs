@@ -134,10 +134,6 @@ impl BulkImport {
         }
     }
 
-    pub fn options(&self) -> ImportOptions {
-        self.inner.options
-    }
-
     /// Checks the request and takes the namespace's import slot.
     pub async fn start(&self, request: StartImport) -> Result<Upload, StartError> {
         let now = self.inner.clock.now();
@@ -167,8 +163,10 @@ impl BulkImport {
         match begun {
             Ok(()) => {}
             Err(ImportStoreError::Busy { report_id }) => return Err(StartError::Busy { report_id }),
-            Err(ImportStoreError::Lost) => return Err(StartError::Busy { report_id: String::new() }),
             Err(ImportStoreError::Store(e)) => return Err(StartError::Unavailable(e)),
+            Err(e @ ImportStoreError::Lost) => {
+                return Err(StartError::Unavailable(RepositoryError::Internal(Box::new(e))));
+            }
         }
         let lost = Arc::new(AtomicBool::new(false));
         let ticker = self.heartbeat(&header.report_id, lost.clone());
@@ -320,9 +318,8 @@ impl BulkImport {
         // a key this chunk releases is known from `done_valid`. (Should a
         // write here lose a key to a concurrent writer, the next chunk's
         // write finds out the same way, from the unique indexes.)
-        let mut summary = Summary::default();
         if job.next_chunk >= job.chunks {
-            return self.finish(job, summary).await;
+            return self.finish(job).await;
         }
         let mut planned = self.plan_chunk(header, &index, &done_valid, job.next_chunk).await?;
         for chunk in job.next_chunk..job.chunks {
@@ -338,9 +335,7 @@ impl BulkImport {
                 }
             };
             let (written, next) = tokio::join!(written, next);
-            let (chunk_summary, lost_keys) = written?;
-            summary.add(&chunk_summary);
-            for id in lost_keys {
+            for id in written? {
                 done_valid.remove(&id);
             }
             match next? {
@@ -348,40 +343,41 @@ impl BulkImport {
                 None => break,
             }
         }
-        self.finish(job, summary).await
+        self.finish(job).await
     }
 
-    async fn finish(&self, job: &ImportJob, summary: Summary) -> Result<(), ImportStoreError> {
+    /// Sets the final status, from the counts the store kept.
+    async fn finish(&self, job: &ImportJob) -> Result<(), ImportStoreError> {
         let (store, header) = (&self.inner.store, &job.header);
         let report = store.report(&header.namespace, &header.report_id, false).await?;
         let status = match report {
             Some(r) => final_status(&r.errors, &r.summary),
-            None => final_status(&[], &summary),
+            None => return Err(ImportStoreError::Lost),
         };
         store.finish_import(&header.report_id, &self.inner.owner, status, self.inner.clock.now()).await
     }
 
-    /// Writes a planned chunk with its outcomes; the chunk's summary, and
-    /// the users that turned out to have lost a key to another writer.
+    /// Writes a planned chunk with its outcomes; the users that turned out
+    /// to have lost a key to another writer.
     async fn write_chunk(
         &self,
         header: &ImportHeader,
         chunk: u32,
         planned: PlannedChunk,
-    ) -> Result<(Summary, Vec<UserId>), ImportStoreError> {
+    ) -> Result<Vec<UserId>, ImportStoreError> {
         let store = &self.inner.store;
         let PlannedChunk { users, mut outcomes, .. } = planned;
         let now = self.inner.clock.now();
         let result = ChunkResult { chunk, users: &users, outcomes: &outcomes, summary: summarize(&outcomes) };
         match store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await {
-            Ok(()) => Ok((result.summary, Vec::new())),
+            Ok(()) => Ok(Vec::new()),
             Err(ImportStoreError::Store(RepositoryError::Conflict)) => {
                 // Another writer took a key meanwhile (or the chunk's own
                 // writes could not be ordered): write user by user.
                 let lost = self.write_one_by_one(header, &users, &mut outcomes).await?;
                 let result = ChunkResult { chunk, users: &[], outcomes: &outcomes, summary: summarize(&outcomes) };
                 store.commit_chunk(&header.namespace, &header.report_id, &self.inner.owner, result, now).await?;
-                Ok((result.summary, lost))
+                Ok(lost)
             }
             Err(e) => Err(e),
         }
@@ -679,14 +675,6 @@ pub struct Upload {
 }
 
 impl Upload {
-    pub fn report_id(&self) -> &str {
-        &self.header.report_id
-    }
-
-    pub fn namespace(&self) -> &Namespace {
-        &self.header.namespace
-    }
-
     /// Adds one item of the input.
     pub async fn push(&mut self, item: InputItem) -> Result<(), UploadError> {
         let max = self.import.inner.options.max_users;
