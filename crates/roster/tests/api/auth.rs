@@ -15,6 +15,7 @@ crate::on_every_backend!(
     a_token_by_basic_or_form_opens_its_namespace,
     calls_without_a_good_token_are_401,
     a_token_is_bound_to_its_namespace,
+    the_bulk_routes_need_a_token_of_their_namespace,
     token_requests_follow_rfc_6749,
     a_revoked_client_gets_nothing,
     repeated_wrong_secrets_are_throttled,
@@ -202,6 +203,31 @@ async fn a_token_is_bound_to_its_namespace(backend: Backend) {
     let form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
     let r = token_request(&app, "/api-ext/domain/globex/token", &[], &form).await;
     assert_eq!((r.status, r.body["error"].as_str()), (401, Some("invalid_client")), "{}", r.raw);
+}
+
+async fn the_bulk_routes_need_a_token_of_their_namespace(backend: Backend) {
+    let app = spawn(backend).await;
+    let (acme_id, acme_secret) = client(&app, "acme").await;
+    let (globex_id, globex_secret) = client(&app, "globex").await;
+    let acme = format!("Bearer {}", token(&app, "acme", &acme_id, &acme_secret).await);
+    let globex = format!("Bearer {}", token(&app, "globex", &globex_id, &globex_secret).await);
+    let body = || Some(serde_json::to_vec(&[user("a-1", "1")]).unwrap());
+    let post = async |authorization: Option<&str>| {
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(a) = authorization {
+            headers.push(("authorization", a));
+        }
+        app.request("POST", "/api-ext/domain/acme/users", &headers, body()).await
+    };
+    assert_unauthorized(&post(None).await);
+    assert_unauthorized(&post(Some("Bearer not-a-token")).await);
+    post(Some(&globex)).await.assert_problem(403);
+    let accepted = post(Some(&acme)).await;
+    assert_eq!(accepted.status, 202, "{}; the refused calls started no import", accepted.raw);
+    let report = format!("/api-ext/domain/acme/users/report/{}", accepted.body["reportId"].as_str().unwrap());
+    assert_unauthorized(&app.request("GET", &report, &[], None).await);
+    app.request("GET", &report, &[("authorization", &globex)], None).await.assert_problem(403);
+    assert_eq!(app.request("GET", &report, &[("authorization", &acme)], None).await.status, 200);
 }
 
 async fn token_requests_follow_rfc_6749(backend: Backend) {

@@ -266,6 +266,23 @@ async fn what_is_not_an_import_is_refused_whole(backend: Backend) {
     let r = import(&app, "acme", "", JSON, too_many.into_bytes()).await;
     r.assert_problem(413);
     assert!(r.body["detail"].as_str().unwrap().contains("200000"), "{}", r.raw);
+    // A declared body over 256 MiB is refused before it is read.
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.expect("connect");
+    let head = format!(
+        "POST /api-ext/domain/acme/users HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\n\
+         Content-Length: 268435457\r\n\r\n["
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(10), tokio::io::AsyncReadExt::read(&mut stream, &mut answer))
+        .await
+        .expect("answered without the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("256 MiB"), "{answer}");
+    drop(stream);
     // Nothing of those holds the namespace.
     let accepted = import_json(&app, "acme", "", &[user("a", "1")]).await;
     assert_eq!(finished(&app, &accepted).await["status"], "completed");
