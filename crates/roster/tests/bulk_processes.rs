@@ -11,77 +11,20 @@
 //!   body on one process makes another process answer 409; when its client
 //!   goes away, the namespace is free again. On SQLite and PostgreSQL.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use roster_store_seaorm::testing::{ServerKind, TempDatabase, TempSqlite, count};
 use serde_json::{Value, json};
+use support::Process;
 use tokio::io::AsyncWriteExt;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
 const USERS: usize = 30_000;
 
-/// A roster process, killed (SIGKILL) when dropped; its log in a file.
-struct Process {
-    child: Child,
-    address: String,
-    log: std::path::PathBuf,
-}
-
-impl Process {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill(); // SIGKILL
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
-
+/// Each process with authentication off and a 1 s import lease.
 async fn serve(database_url: &str) -> Process {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let log = std::env::temp_dir().join(format!("roster-bulk-{}-{port}.log", std::process::id()));
-    let mut cmd = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ROSTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    let child = cmd
-        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROSTER_DATABASE_URL", database_url)
-        .env("ROSTER_AUTH", "off")
-        .env("ROSTER_WORKERS", "2")
-        .env("ROSTER_IMPORT_LEASE_SECS", "1")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).expect("a log file"))
-        .spawn()
-        .expect("start roster");
-    let mut process = Process { child, address: format!("http://127.0.0.1:{port}"), log };
-    let client = awc::Client::default();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{}/health/ready", process.address)).send().await
-            && r.status() == 200
-        {
-            return process;
-        }
-        if let Ok(Some(status)) = process.child.try_wait() {
-            panic!("roster exited ({status}) on {database_url}:\n{}", process.log());
-        }
-        assert!(Instant::now() < deadline, "roster did not become ready on {database_url}:\n{}", process.log());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    support::serve(database_url, &[("ROSTER_AUTH", "off"), ("ROSTER_IMPORT_LEASE_SECS", "1")]).await
 }
 
 fn user(i: usize) -> Value {

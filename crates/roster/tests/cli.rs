@@ -6,20 +6,12 @@ use std::time::{Duration, Instant};
 
 use roster_store_seaorm::testing::TempSqlite;
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+mod support;
+
+use support::{BIN, clean};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn clean(cmd: &mut Command) -> &mut Command {
-    // the binary reads ROSTER_* from the environment: start from none
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ROSTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
 }
 
 #[test]

@@ -6,66 +6,20 @@
 //! SQLite (one file, two processes) and, when their `ROSTER_TEST_*_URL` is
 //! set, PostgreSQL and MariaDB.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
+
+use std::process::Command;
 
 use futures_util::future::join_all;
 use roster_store_seaorm::testing::{ServerKind, TempDatabase, TempSqlite};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_roster");
+use support::{BIN, Process, clean};
+
 const RACERS: usize = 16;
 
-/// A roster process, killed when dropped.
-struct Process {
-    child: Child,
-    address: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 async fn serve(database_url: &str) -> Process {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = clean(&mut Command::new(BIN))
-        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROSTER_DATABASE_URL", database_url)
-        .env("ROSTER_WORKERS", "2")
-        .arg("serve")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start roster");
-    let mut process = Process { child, address: format!("http://127.0.0.1:{port}") };
-    let client = awc::Client::default();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client.get(format!("{}/health/ready", process.address)).send().await
-            && r.status() == 200
-        {
-            return process;
-        }
-        if let Ok(Some(status)) = process.child.try_wait() {
-            let log = process.child.stderr.take().map(|e| std::io::read_to_string(e).unwrap_or_default());
-            panic!("roster exited ({status}) on {database_url}:\n{}", log.unwrap_or_default());
-        }
-        assert!(Instant::now() < deadline, "roster did not become ready on {database_url}");
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn clean(cmd: &mut Command) -> &mut Command {
-    for (k, _) in std::env::vars() {
-        if k.starts_with("ROSTER_") {
-            cmd.env_remove(k);
-        }
-    }
-    cmd
+    support::serve(database_url, &[]).await
 }
 
 /// `roster clients add --namespace acme` on the store: `(id, secret)`.
