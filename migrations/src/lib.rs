@@ -19,6 +19,7 @@ mod m20261204_100400_postgres_save_user;
 mod m20261204_100500_key_first_unique_indexes;
 mod m20261204_100600_create_auth;
 mod m20261205_100000_create_reports;
+mod m20261205_110000_postgres_save_users;
 
 /// Every migration of roster's schema, in order.
 pub struct Migrator;
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_100500_key_first_unique_indexes::Migration),
             Box::new(m20261204_100600_create_auth::Migration),
             Box::new(m20261205_100000_create_reports::Migration),
+            Box::new(m20261205_110000_postgres_save_users::Migration),
         ]
     }
 }

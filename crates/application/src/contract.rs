@@ -40,6 +40,10 @@ macro_rules! repository_contract_tests {
             context_tells_what_planning_needs,
             concurrent_saves_of_one_user_all_succeed_and_one_wins_whole,
             concurrent_claims_of_one_email_have_one_winner,
+            save_each_writes_each_user_whole,
+            save_each_fails_only_the_losers,
+            save_each_in_order_lets_a_later_user_take_a_released_value,
+            batch_context_answers_each_query_as_upsert_context_does,
             ping_answers
         );
     };
@@ -293,6 +297,108 @@ pub async fn concurrent_claims_of_one_email_have_one_winner(repo: Arc<dyn UserRe
         }
     }
     assert_eq!(stored, 1, "only the winner is stored");
+}
+
+pub async fn save_each_writes_each_user_whole(repo: Arc<dyn UserRepository>) {
+    let before = sample_user("a-1", Some("one@example.com"), &["1", "2"], &[]);
+    repo.save(&ns("acme"), &before, at()).await.expect("save");
+    let mut update = sample_user("a-1", Some("uno@example.com"), &["2", "3"], &[("jobTitle", "Lead")]);
+    update.profile.teams.clear();
+    let users = vec![
+        update,
+        sample_user("a-2", Some("two@example.com"), &["4"], &[]),
+        sample_user("a-3", None, &["5"], &[("status", "Inactive"), ("deactivationDate", "2025-02-03")]),
+    ];
+    let results = repo.save_each(&ns("acme"), &users, at()).await;
+    assert_eq!(results.len(), 3);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    for u in &users {
+        assert_eq!(repo.find(&ns("acme"), &u.user_id).await.expect("find").as_ref(), Some(u));
+    }
+    // the update gave up identity 1 and email one@: both free now
+    repo.save(&ns("acme"), &sample_user("a-4", Some("one@example.com"), &["1"], &[]), at()).await.expect("free");
+    assert!(repo.save_each(&ns("acme"), &[], at()).await.is_empty());
+}
+
+pub async fn save_each_fails_only_the_losers(repo: Arc<dyn UserRepository>) {
+    let holder = sample_user("h-1", Some("taken@example.com"), &["100"], &[]);
+    repo.save(&ns("acme"), &holder, at()).await.expect("save");
+    let users = vec![
+        sample_user("a-1", Some("a1@example.com"), &["1"], &[]),
+        sample_user("a-2", Some("TAKEN@example.com"), &["2"], &[]),
+        sample_user("a-3", Some("a3@example.com"), &["3"], &[]),
+        sample_user("a-4", Some("a4@example.com"), &["4", "100"], &[]),
+        sample_user("a-5", Some("a1@example.com"), &["5"], &[]),
+    ];
+    let results = repo.save_each(&ns("acme"), &users, at()).await;
+    let outcome: Vec<&str> = results
+        .iter()
+        .map(|r| match r {
+            Ok(()) => "ok",
+            Err(RepositoryError::Conflict) => "conflict",
+            Err(_) => "error",
+        })
+        .collect();
+    // a-5 wants the email a-1 took in this very batch
+    assert_eq!(outcome, ["ok", "conflict", "ok", "conflict", "conflict"], "{results:?}");
+    for (u, ok) in users.iter().zip(&outcome) {
+        let found = repo.find(&ns("acme"), &u.user_id).await.expect("find");
+        assert_eq!(found.as_ref(), (*ok == "ok").then_some(u), "{}", u.user_id);
+    }
+    // nothing of the losers is held: their other values are free
+    repo.save(&ns("acme"), &sample_user("b-1", Some("a4@example.com"), &["2", "4", "5"], &[]), at())
+        .await
+        .expect("the losers' values are free");
+}
+
+pub async fn save_each_in_order_lets_a_later_user_take_a_released_value(repo: Arc<dyn UserRepository>) {
+    repo.save(&ns("acme"), &sample_user("a-1", Some("x@example.com"), &["1"], &[]), at()).await.expect("save");
+    let users = vec![
+        sample_user("a-1", Some("y@example.com"), &["2"], &[]),
+        sample_user("a-2", Some("x@example.com"), &["1"], &[]),
+    ];
+    let results = repo.save_each(&ns("acme"), &users, at()).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find").as_ref(), Some(&users[1]));
+}
+
+pub async fn batch_context_answers_each_query_as_upsert_context_does(repo: Arc<dyn UserRepository>) {
+    let boss =
+        sample_user("boss-1", Some("boss@example.com"), &["100"], &[("firstName", "Bob"), ("supervisorId", "ceo")]);
+    let me = sample_user("a-1", Some("me@example.com"), &["1", "2"], &[("supervisorId", "boss-1")]);
+    repo.save(&ns("acme"), &boss, at()).await.expect("save");
+    repo.save(&ns("acme"), &me, at()).await.expect("save");
+    repo.save(&ns("globex"), &sample_user("new-1", Some("new@example.com"), &["7"], &[]), at()).await.expect("save");
+    let queries = [
+        UpsertContextQuery {
+            user_id: id("a-1"),
+            references: vec![id("boss-1"), id("ghost")],
+            email: Some("boss@example.com".into()),
+            identities: vec![identity("1"), identity("100"), identity("999")],
+        },
+        UpsertContextQuery {
+            user_id: id("new-1"),
+            references: vec![id("a-1")],
+            email: Some("me@example.com".into()),
+            identities: vec![identity("2"), identity("7")],
+        },
+        UpsertContextQuery { user_id: id("boss-1"), references: vec![], email: None, identities: vec![] },
+    ];
+    let mut union = crate::BatchContextQuery::default();
+    for q in &queries {
+        union.add(q);
+    }
+    let batch = repo.batch_context(&ns("acme"), &union).await.expect("batch context");
+    for q in &queries {
+        let mut single = repo.upsert_context(&ns("acme"), q).await.expect("context");
+        let mut derived = batch.context_of(q);
+        for c in [&mut single, &mut derived] {
+            c.identity_owners.sort_by(|a, b| a.0.agent_id.cmp(&b.0.agent_id));
+        }
+        assert_eq!(derived, single, "{}", q.user_id);
+    }
+    assert_eq!(batch.context_of(&queries[0]).existing, Some(me));
+    assert_eq!(batch.context_of(&queries[1]).existing, None, "new-1 is globex's");
 }
 
 pub async fn ping_answers(repo: Arc<dyn UserRepository>) {

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod bulk;
+mod coalesce;
 mod flags;
 mod get_user;
 mod plan;

@@ -25,6 +25,19 @@ pub enum RepositoryError {
     Internal(#[source] Source),
 }
 
+impl RepositoryError {
+    /// The same error for another caller (a batch's failure goes to each
+    /// of its callers): the source is kept as text.
+    pub fn shared(&self) -> RepositoryError {
+        let text = |e: &Source| -> Source { crate::error_chain(e.as_ref()).into() };
+        match self {
+            RepositoryError::Conflict => RepositoryError::Conflict,
+            RepositoryError::Unavailable(e) => RepositoryError::Unavailable(text(e)),
+            RepositoryError::Internal(e) => RepositoryError::Internal(text(e)),
+        }
+    }
+}
+
 /// What planning the upsert of one user needs to know about its neighbours.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpsertContextQuery {
@@ -74,6 +87,16 @@ pub struct BatchContextQuery {
     pub identities: Vec<TelephonyIdentity>,
 }
 
+impl BatchContextQuery {
+    /// Asks also what `query` asks.
+    pub fn add(&mut self, query: &UpsertContextQuery) {
+        self.user_ids.push(query.user_id.clone());
+        self.references.extend(query.references.iter().cloned());
+        self.emails.extend(query.email.iter().cloned());
+        self.identities.extend(query.identities.iter().cloned());
+    }
+}
+
 /// The answer to a [`BatchContextQuery`], as stored now.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BatchContext {
@@ -85,6 +108,23 @@ pub struct BatchContext {
     pub email_owners: HashMap<String, UserId>,
     /// Who holds each of the asked identities that somebody holds.
     pub identity_owners: HashMap<TelephonyIdentity, UserId>,
+}
+
+impl BatchContext {
+    /// The answer to `query`, one of the queries this context was read for
+    /// (see [`BatchContextQuery::add`]).
+    pub fn context_of(&self, query: &UpsertContextQuery) -> UpsertContext {
+        UpsertContext {
+            existing: self.existing.get(&query.user_id).cloned(),
+            references: query.references.iter().filter_map(|id| self.references.get(id)).cloned().collect(),
+            email_owner: query.email.as_ref().and_then(|e| self.email_owners.get(e)).cloned(),
+            identity_owners: query
+                .identities
+                .iter()
+                .filter_map(|i| self.identity_owners.get(i).map(|owner| (i.clone(), owner.clone())))
+                .collect(),
+        }
+    }
 }
 
 /// Where users are kept, per namespace.
@@ -123,6 +163,25 @@ pub trait UserRepository: Send + Sync + 'static {
     /// Stores `user` whole, replacing the stored version; `at` is recorded
     /// as the time of the write.
     async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError>;
+
+    /// [`save`](Self::save) for each of `users` (distinct user ids), in
+    /// their order, with one result per user: each user is written whole or
+    /// not at all, and one user's [`Conflict`](RepositoryError::Conflict)
+    /// leaves the others to be written. A store may write them together
+    /// (one transaction) and, if that is refused, one by one; the default
+    /// saves them one by one.
+    async fn save_each(
+        &self,
+        namespace: &Namespace,
+        users: &[User],
+        at: DateTime<Utc>,
+    ) -> Vec<Result<(), RepositoryError>> {
+        let mut results = Vec::with_capacity(users.len());
+        for user in users {
+            results.push(self.save(namespace, user, at).await);
+        }
+        results
+    }
 
     /// `Ok` when the store answers.
     async fn ping(&self) -> Result<(), RepositoryError>;

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
-use roster_domain::{Issue, IssueCode, Namespace, RawValue, UserDraft, parse_user};
+use chrono::{DateTime, Utc};
+use roster_domain::{Issue, IssueCode, Namespace, RawValue, User, UserDraft, parse_user};
 
+use crate::coalesce::Coalesced;
 use crate::report::RequestHead;
 use crate::{
-    Action, Clock, IdGenerator, KeepReports, Plan, Report, ReportKind, RepositoryError, UserOutcome, UserRepository,
-    plan_upsert,
+    Action, Clock, IdGenerator, KeepReports, Plan, Report, ReportKind, RepositoryError, UpsertContext,
+    UpsertContextQuery, UserOutcome, UserRepository, plan_upsert,
 };
 
 /// The body of an upsert request, as the driving adapter could read it.
@@ -45,11 +47,12 @@ pub struct UpsertUser {
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     reports: Option<KeepReports>,
+    coalesced: Option<Coalesced>,
 }
 
 impl UpsertUser {
     pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        UpsertUser { repository, clock, ids, reports: None }
+        UpsertUser { repository, clock, ids, reports: None, coalesced: None }
     }
 
     /// Keeps every report of a valid namespace, so `GET
@@ -57,6 +60,37 @@ impl UpsertUser {
     pub fn keeping_reports(mut self, reports: KeepReports) -> Self {
         self.reports = Some(reports);
         self
+    }
+
+    /// Reads and writes concurrent upserts together: the upserts arriving
+    /// while a read (or a write) is under way share the next one — one
+    /// `batch_context` for their contexts, one `save_each` for their users
+    /// (group commit). Each user is still planned on its own and written
+    /// whole or not at all; a store that refuses a batch's write writes its
+    /// users one by one. For stores a round trip away (PostgreSQL, MariaDB),
+    /// where a read or a commit per upsert would be the bottleneck. Call
+    /// from within a tokio runtime.
+    pub fn coalescing(mut self) -> Self {
+        self.coalesced = Some(Coalesced::start(self.repository.clone(), self.clock.clone()));
+        self
+    }
+
+    async fn context(
+        &self,
+        namespace: &Namespace,
+        query: &UpsertContextQuery,
+    ) -> Result<UpsertContext, RepositoryError> {
+        match &self.coalesced {
+            Some(coalesced) => coalesced.upsert_context(namespace, query).await,
+            None => self.repository.upsert_context(namespace, query).await,
+        }
+    }
+
+    async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+        match &self.coalesced {
+            Some(coalesced) => coalesced.save(namespace, user).await,
+            None => self.repository.save(namespace, user, at).await,
+        }
     }
 
     /// Validates, plans and — when committing — writes one user, and says
@@ -143,12 +177,12 @@ impl UpsertUser {
         let sent_dates = (draft.activation_date, draft.deactivation_date);
         let mut draft = draft;
         for attempt in 1..=SAVE_ATTEMPTS {
-            let context = self.repository.upsert_context(namespace, &query).await.map_err(UpsertError::Unavailable)?;
+            let context = self.context(namespace, &query).await.map_err(UpsertError::Unavailable)?;
             let now = self.clock.now();
             let plan = plan_upsert(draft, &context, now.date_naive());
             let write = commit && plan.errors.is_empty() && (plan.action != Action::Unchanged || force_commit);
             let persisted = match (plan.user, write) {
-                (Some(user), true) => match self.repository.save(namespace, &user, now).await {
+                (Some(user), true) => match self.save(namespace, &user, now).await {
                     Ok(()) => true,
                     // Another writer took the email or an identity between
                     // our read and our write: plan again against what is

@@ -51,6 +51,10 @@ pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     pub clients: Arc<dyn ClientStore>,
     pub reports: Arc<dyn ReportStore>,
+    /// Whether concurrent single upserts share their reads and writes
+    /// ([`UpsertUser::coalescing`]): on the stores a round trip away
+    /// (PostgreSQL, MariaDB), not on the embedded ones.
+    pub coalesce: bool,
 }
 
 /// Opens the store the settings name, migrating it when asked.
@@ -58,7 +62,7 @@ pub async fn open_stores(settings: &Settings, migrate: bool) -> Result<Stores, S
     let url = settings.database_url.0.as_str();
     if url == "memory:" || url == "memory://" {
         let store = Arc::new(InMemoryUserRepository::default());
-        return Ok(Stores { users: store.clone(), clients: store.clone(), reports: store });
+        return Ok(Stores { users: store.clone(), clients: store.clone(), reports: store, coalesce: false });
     }
     if !(url.starts_with("sqlite:")
         || url.starts_with("postgres://")
@@ -74,8 +78,9 @@ pub async fn open_stores(settings: &Settings, migrate: bool) -> Result<Stores, S
     if migrate {
         roster_migrations::run(&db).await.map_err(|source| StartupError::Migrate { url: redact(url), source })?;
     }
+    let coalesce = db.get_database_backend() != roster_store_seaorm::DbBackend::Sqlite;
     let store = Arc::new(SeaOrmUserRepository::new(db));
-    Ok(Stores { users: store.clone(), clients: store.clone(), reports: store })
+    Ok(Stores { users: store.clone(), clients: store.clone(), reports: store, coalesce })
 }
 
 /// Applies the migrations and stops (`roster migrate`).
@@ -168,9 +173,13 @@ impl Application {
         // Imports of a process that stopped are taken over once their
         // lease runs out.
         let background = bulk.start_background();
+        let mut upsert_user = UpsertUser::new(repository.clone(), clock, Arc::new(UuidV7Ids))
+            .keeping_reports(KeepReports::start(stores.reports.clone()));
+        if stores.coalesce {
+            upsert_user = upsert_user.coalescing();
+        }
         let state = AppState {
-            upsert_user: UpsertUser::new(repository.clone(), clock, Arc::new(UuidV7Ids))
-                .keeping_reports(KeepReports::start(stores.reports.clone())),
+            upsert_user,
             get_user: GetUser::new(repository.clone()),
             readiness: CheckReadiness::new(repository),
             bulk,

@@ -46,6 +46,15 @@ pub(crate) async fn plan_per_statement<C: ConnectionTrait>(txn: &C) -> Result<()
     Ok(())
 }
 
+/// `namespace = ` for a lookup by a key of a unique index whose last
+/// column is the namespace. On PostgreSQL an expression, so that no index
+/// on the namespace can serve it: before its first ANALYZE a table that
+/// grew fast still looks tiny, and the planner would scan the whole
+/// namespace through the primary key instead of looking up each key.
+fn namespace_filter(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { "(namespace || '') = " } else { "namespace = " }
+}
+
 /// Reads a chunk's context: the users (with their lists) and references by
 /// id, the owners of the emails and of the telephony identities.
 pub(crate) async fn context<C: ConnectionTrait>(
@@ -54,6 +63,9 @@ pub(crate) async fn context<C: ConnectionTrait>(
     query: &BatchContextQuery,
 ) -> Result<BatchContext, RepositoryError> {
     let backend = db.get_database_backend();
+    if backend == DbBackend::Postgres {
+        return postgres_context(db, namespace, query).await;
+    }
     let err = crate::error::to_repository_error;
     let mut out = BatchContext::default();
 
@@ -116,17 +128,7 @@ pub(crate) async fn context<C: ConnectionTrait>(
     }
     for id in &query.user_ids {
         let Some(row) = found.get(id.as_str()) else { continue };
-        let mut items = lists.remove(id.as_str()).unwrap_or_default();
-        items.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
-        let mut l = Lists::default();
-        for (kind, _, item) in items {
-            match kind.as_str() {
-                "r" => l.roles.push(item.platform),
-                "t" => l.teams.push(item.platform),
-                _ => l.telephony.push(item),
-            }
-        }
-        out.existing.insert(id.clone(), rows::to_user(row.clone(), l)?);
+        out.existing.insert(id.clone(), rows::to_user(row.clone(), sorted_lists(lists.remove(id.as_str())))?);
     }
 
     // Owners of the emails.
@@ -137,7 +139,7 @@ pub(crate) async fn context<C: ConnectionTrait>(
         let mut sql = Sql::new(backend);
         sql.push("SELECT user_id, email_norm FROM users WHERE ");
         in_list(&mut sql, "email_norm", part.iter().copied());
-        sql.push(" AND namespace = ").bind(namespace);
+        sql.push(" AND ").push(namespace_filter(backend)).bind(namespace);
         for row in db.query_all_raw(sql.build()).await.map_err(err)? {
             let email: String = row.try_get("", "email_norm").map_err(err)?;
             let owner: String = row.try_get("", "user_id").map_err(err)?;
@@ -155,7 +157,7 @@ pub(crate) async fn context<C: ConnectionTrait>(
         let mut sql = Sql::new(backend);
         sql.push("SELECT user_id, platform_norm, agent_id FROM user_telephony WHERE ");
         in_list(&mut sql, "agent_id", part.iter().copied());
-        sql.push(" AND namespace = ").bind(namespace);
+        sql.push(" AND ").push(namespace_filter(backend)).bind(namespace);
         for row in db.query_all_raw(sql.build()).await.map_err(err)? {
             let identity = TelephonyIdentity {
                 platform: row.try_get("", "platform_norm").map_err(err)?,
@@ -168,6 +170,193 @@ pub(crate) async fn context<C: ConnectionTrait>(
         }
     }
     Ok(out)
+}
+
+/// A JSON array of strings, for [`keys`].
+fn json_strings<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&values.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// The strings of JSON parameter `$n` as rows `k(v)`, each looked up on its
+/// own (`CROSS JOIN LATERAL (… OFFSET 0)`, a subquery the planner can't
+/// merge into a join): a table that grew fast still looks tiny before its
+/// first ANALYZE, and a set-wise `= ANY (…)` or a join would then be planned
+/// as a scan of the namespace.
+fn keys(n: usize) -> String {
+    format!("json_array_elements_text(${n}::json) AS k(v)")
+}
+
+/// PostgreSQL's [`context`]: one statement of fixed text — the same
+/// prepared statement whatever the batch — whose keys arrive as JSON arrays:
+/// users by id, owners of the emails, the upserted users' lists, owners of
+/// the identities (by agent id; the platform is matched here). Rows are
+/// `kind, position, a, b, c` and then the columns of `users`, as in
+/// [`crate::context`].
+async fn postgres_context<C: ConnectionTrait>(
+    db: &C,
+    namespace: &str,
+    query: &BatchContextQuery,
+) -> Result<BatchContext, RepositoryError> {
+    use std::sync::OnceLock;
+    static SQL: OnceLock<String> = OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+        let ns = namespace_filter(DbBackend::Postgres);
+        format!(
+            "SELECT 'u' AS kind, NULL::int AS position, NULL::text AS a, NULL::text AS b, NULL::text AS c, {u_columns} \
+             FROM {ids} CROSS JOIN LATERAL (SELECT * FROM users WHERE namespace = $1 AND user_id = k.v OFFSET 0) u \
+             UNION ALL SELECT 'e', NULL, u.email_norm, NULL, NULL, u.namespace, u.user_id, {NO_USER} \
+             FROM {emails} CROSS JOIN LATERAL (SELECT * FROM users WHERE email_norm = k.v AND {ns}$1 OFFSET 0) u \
+             UNION ALL SELECT 'r', l.position, l.name, NULL, NULL, l.namespace, l.user_id, {NO_USER} \
+             FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_roles WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
+             UNION ALL SELECT 't', l.position, l.name, NULL, NULL, l.namespace, l.user_id, {NO_USER} \
+             FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_teams WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
+             UNION ALL SELECT 'p', l.position, l.platform, l.agent_id, l.extension, l.namespace, l.user_id, {NO_USER} \
+             FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_telephony WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
+             UNION ALL SELECT 'i', l.position, l.platform_norm, l.agent_id, NULL, l.namespace, l.user_id, {NO_USER} \
+             FROM {agents} CROSS JOIN LATERAL (SELECT * FROM user_telephony WHERE agent_id = k.v AND {ns}$1 OFFSET 0) l",
+            u_columns = USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", "),
+            ids = keys(2),
+            emails = keys(3),
+            upserted = keys(4),
+            agents = keys(5),
+        )
+    });
+    let err = crate::error::to_repository_error;
+    let ids = json_strings(query.user_ids.iter().chain(&query.references).map(|id| id.as_str()));
+    let emails = json_strings(query.emails.iter().map(String::as_str));
+    let upserted = json_strings(query.user_ids.iter().map(|id| id.as_str()));
+    let agents = json_strings(query.identities.iter().map(|i| i.agent_id.as_str()));
+    let statement = sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql.as_str(),
+        [namespace.into(), ids.into(), emails.into(), upserted.into(), agents.into()],
+    );
+    let rows = db.query_all_raw(statement).await.map_err(err)?;
+
+    let wanted: std::collections::HashSet<&TelephonyIdentity> = query.identities.iter().collect();
+    let mut found: HashMap<String, users::Model> = HashMap::new();
+    let mut lists: HashMap<String, Vec<(String, i32, TelephonyRow)>> = HashMap::new();
+    let mut out = BatchContext::default();
+    for row in rows {
+        let kind: String = row.try_get("", "kind").map_err(err)?;
+        let owner: String = row.try_get("", "user_id").map_err(err)?;
+        match kind.as_str() {
+            "u" => {
+                let user = users::Model::from_query_result(&row, "").map_err(err)?;
+                found.insert(owner, user);
+            }
+            "e" => {
+                let email: String = row.try_get("", "a").map_err(err)?;
+                out.email_owners.insert(email, rows::user_id(&owner)?);
+            }
+            "i" => {
+                let identity = TelephonyIdentity {
+                    platform: row.try_get("", "a").map_err(err)?,
+                    agent_id: row.try_get("", "b").map_err(err)?,
+                };
+                if wanted.contains(&identity) {
+                    out.identity_owners.insert(identity, rows::user_id(&owner)?);
+                }
+            }
+            _ => {
+                let item = TelephonyRow {
+                    platform: row.try_get("", "a").map_err(err)?,
+                    agent_id: row.try_get::<Option<String>>("", "b").map_err(err)?.unwrap_or_default(),
+                    extension: row.try_get("", "c").map_err(err)?,
+                };
+                let position: i32 = row.try_get("", "position").map_err(err)?;
+                lists.entry(owner).or_default().push((kind, position, item));
+            }
+        }
+    }
+    for r in &query.references {
+        if let Some(u) = found.get(r.as_str()) {
+            out.references.insert(
+                r.clone(),
+                UserRef { user_id: r.clone(), first_name: u.first_name.clone(), last_name: u.last_name.clone() },
+            );
+        }
+    }
+    for id in &query.user_ids {
+        let Some(row) = found.get(id.as_str()) else { continue };
+        out.existing.insert(id.clone(), rows::to_user(row.clone(), sorted_lists(lists.remove(id.as_str())))?);
+    }
+    Ok(out)
+}
+
+/// A user's list rows (`kind, position, item`) as [`Lists`], in saved order.
+fn sorted_lists(items: Option<Vec<(String, i32, TelephonyRow)>>) -> Lists {
+    let mut items = items.unwrap_or_default();
+    items.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
+    let mut l = Lists::default();
+    for (kind, _, item) in items {
+        match kind.as_str() {
+            "r" => l.roles.push(item.platform),
+            "t" => l.teams.push(item.platform),
+            _ => l.telephony.push(item),
+        }
+    }
+    l
+}
+
+/// The rows of many users, table by table.
+struct AllRows {
+    user_rows: Vec<users::ActiveModel>,
+    roles: Vec<user_roles::ActiveModel>,
+    teams: Vec<user_teams::ActiveModel>,
+    telephony: Vec<user_telephony::ActiveModel>,
+}
+
+fn all_rows(namespace: &str, users: &[User], at: chrono::DateTime<chrono::Utc>) -> AllRows {
+    let mut all = AllRows {
+        user_rows: Vec::with_capacity(users.len()),
+        roles: Vec::new(),
+        teams: Vec::new(),
+        telephony: Vec::new(),
+    };
+    for user in users {
+        let r = rows::to_rows(namespace, user, at);
+        all.user_rows.push(r.user);
+        all.roles.extend(r.roles);
+        all.teams.extend(r.teams);
+        all.telephony.extend(r.telephony);
+    }
+    all
+}
+
+/// PostgreSQL: the call of `roster_save_users` (migration
+/// `m20261205_110000_postgres_save_users`) writing `users` (distinct ids)
+/// whole, in one round trip and one implicit transaction.
+pub(crate) fn postgres_save_users(
+    namespace: &str,
+    users: &[User],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<sea_orm::Statement, DbErr> {
+    let AllRows { user_rows, roles, teams, telephony } = all_rows(namespace, users, at);
+    Ok(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT roster_save_users($1, $2::json, $3::json, $4::json, $5::json)",
+        [
+            namespace.into(),
+            json(models::<users::Model, _>(user_rows)?)?.into(),
+            json(models::<user_roles::Model, _>(roles)?)?.into(),
+            json(models::<user_teams::Model, _>(teams)?)?.into(),
+            json(models::<user_telephony::Model, _>(telephony)?)?.into(),
+        ],
+    ))
+}
+
+fn json<M: serde::Serialize>(rows: Vec<M>) -> Result<String, DbErr> {
+    serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))
+}
+
+fn models<M, A: sea_orm::TryIntoModel<M>>(rows: Vec<A>) -> Result<Vec<M>, DbErr>
+where
+    M: sea_orm::ModelTrait,
+{
+    rows.into_iter().map(|r| r.try_into_model()).collect()
 }
 
 /// Writes `users` whole inside `txn`, in their order. On SQLite and
@@ -190,15 +379,7 @@ pub(crate) async fn write_users(
         }
         return Ok(());
     }
-    let mut user_rows = Vec::with_capacity(users.len());
-    let (mut roles, mut teams, mut telephony) = (Vec::new(), Vec::new(), Vec::new());
-    for user in users {
-        let r = rows::to_rows(namespace, user, at);
-        user_rows.push(r.user);
-        roles.extend(r.roles);
-        teams.extend(r.teams);
-        telephony.extend(r.telephony);
-    }
+    let AllRows { user_rows, roles, teams, telephony } = all_rows(namespace, users, at);
     // Old lists first: identities a user of the chunk gives up are free
     // before any user of the chunk takes them. Only users stored already
     // have any (a user created meanwhile by someone else makes an insert
@@ -270,15 +451,6 @@ async fn postgres_insert(
     teams: Vec<user_teams::ActiveModel>,
     telephony: Vec<user_telephony::ActiveModel>,
 ) -> Result<(), DbErr> {
-    fn json<M: serde::Serialize>(rows: Vec<M>) -> Result<String, DbErr> {
-        serde_json::to_string(&rows).map_err(|e| DbErr::Custom(e.to_string()))
-    }
-    fn models<M, A: sea_orm::TryIntoModel<M>>(rows: Vec<A>) -> Result<Vec<M>, DbErr>
-    where
-        M: sea_orm::ModelTrait,
-    {
-        rows.into_iter().map(|r| r.try_into_model()).collect()
-    }
     let update = UPDATED_USER_COLUMNS.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect::<Vec<_>>().join(", ");
     let statements = [
         (

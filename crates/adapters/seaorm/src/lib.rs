@@ -25,5 +25,5 @@ pub mod testing;
 mod user_repository;
 
 pub use connect::{DatabaseSettings, connect};
-pub use sea_orm::{DatabaseConnection, DbErr};
+pub use sea_orm::{DatabaseConnection, DbBackend, DbErr};
 pub use user_repository::SeaOrmUserRepository;

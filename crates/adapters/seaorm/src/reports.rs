@@ -11,10 +11,7 @@ use roster_application::{
     RepositoryError, Summary, UserOutcome,
 };
 use roster_domain::{Issue, Namespace, User};
-use sea_orm::{
-    ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, QueryResult, SqlErr, TransactionTrait};
 
 use crate::error::{corrupt_value, to_repository_error};
 use crate::lists::Sql;
@@ -155,16 +152,7 @@ impl SeaOrmUserRepository {
             Some(lock) => Some(lock.lock().await),
             None => None,
         };
-        let txn = if self.db.get_database_backend() == DbBackend::Sqlite {
-            let options = TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            };
-            self.db.begin_with_options(options).await?
-        } else {
-            self.db.begin().await?
-        };
-        Ok((writer, txn))
+        Ok((writer, self.begin_transaction().await?))
     }
 }
 

@@ -192,17 +192,7 @@ impl SeaOrmUserRepository {
             // One statement: its own transaction.
             return self.db.execute_raw(postgres::save_statement(&rows)).await.map(|_| ());
         }
-        let txn = if self.db.get_database_backend() == DbBackend::Sqlite {
-            // BEGIN IMMEDIATE: take the write lock now, waiting up to the
-            // busy timeout, rather than fail upgrading a read lock later.
-            let options = TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..TransactionOptions::default()
-            };
-            self.db.begin_with_options(options).await?
-        } else {
-            self.db.begin().await?
-        };
+        let txn = self.begin_transaction().await?;
         match write_user(&txn, namespace, user_id, rows).await {
             Ok(()) => txn.commit().await,
             Err(e) => {
@@ -213,6 +203,52 @@ impl SeaOrmUserRepository {
             }
         }
     }
+}
+
+impl SeaOrmUserRepository {
+    /// `users` (distinct ids) written whole in one transaction, or nothing.
+    async fn save_together(&self, namespace: &str, users: &[User], at: DateTime<Utc>) -> Result<(), DbErr> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // One statement: its own transaction.
+            let statement = crate::batch::postgres_save_users(namespace, users, at)?;
+            return self.db.execute_raw(statement).await.map(|_| ());
+        }
+        let txn = self.begin_transaction().await?;
+        let written = async {
+            crate::batch::plan_per_statement(&txn).await?;
+            crate::batch::write_users(&txn, namespace, users, at).await
+        }
+        .await;
+        match written {
+            Ok(()) => txn.commit().await,
+            Err(e) => {
+                if let Err(rollback) = txn.rollback().await {
+                    tracing::warn!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A transaction for writing; on SQLite `BEGIN IMMEDIATE`: the write
+    /// lock now, waiting up to the busy timeout, rather than failing to
+    /// upgrade a read lock later.
+    pub(crate) async fn begin_transaction(&self) -> Result<DatabaseTransaction, DbErr> {
+        if self.db.get_database_backend() == DbBackend::Sqlite {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            self.db.begin_with_options(options).await
+        } else {
+            self.db.begin().await
+        }
+    }
+}
+
+/// The pool gave no connection within its acquire timeout.
+fn is_acquire_timeout(e: &(dyn std::error::Error + 'static)) -> bool {
+    matches!(e.downcast_ref::<DbErr>(), Some(DbErr::ConnectionAcquire(_)))
 }
 
 #[async_trait]
@@ -298,7 +334,9 @@ impl UserRepository for SeaOrmUserRepository {
                 Ok(context)
             };
             match attempt.await {
-                Err(RepositoryError::Unavailable(e)) if tries < 3 => {
+                // A connection that broke is worth another; a pool that
+                // could not hand one out in time is not (fail fast).
+                Err(RepositoryError::Unavailable(e)) if tries < 3 && !is_acquire_timeout(e.as_ref()) => {
                     tries += 1;
                     tracing::debug!(error = %e, tries, "batch_context: trying again");
                     tokio::time::sleep(backoff(tries)).await;
@@ -330,6 +368,58 @@ impl UserRepository for SeaOrmUserRepository {
         match save.await {
             Ok(result) => result.map_err(to_repository_error),
             Err(panicked) => Err(RepositoryError::Internal(Box::new(panicked))),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(users = users.len()))]
+    async fn save_each(
+        &self,
+        namespace: &Namespace,
+        users: &[User],
+        at: DateTime<Utc>,
+    ) -> Vec<Result<(), RepositoryError>> {
+        match users {
+            [] => return Vec::new(),
+            [one] => return vec![self.save(namespace, one, at).await],
+            _ => {}
+        }
+        // On a task of its own, as `save`.
+        let this = self.clone();
+        let count = users.len();
+        let (ns, users) = (namespace.clone(), users.to_vec());
+        let save = tokio::spawn(async move {
+            let together = {
+                let _writer = match &this.sqlite_writer {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                with_retries("save_each", || this.save_together(ns.as_str(), &users, at)).await
+            };
+            match together.map_err(to_repository_error) {
+                Ok(()) => users.iter().map(|_| Ok(())).collect(),
+                Err(RepositoryError::Unavailable(e)) => {
+                    let e = RepositoryError::Unavailable(e);
+                    users.iter().map(|_| Err(e.shared())).collect()
+                }
+                // A unique index refused one of them (taken by another
+                // writer, or by a user of this batch not yet released):
+                // each on its own, so only the losers fail.
+                Err(e) => {
+                    tracing::debug!(error = %e, "saving users together was refused; saving them one by one");
+                    let mut results = Vec::with_capacity(users.len());
+                    for user in &users {
+                        results.push(this.save(&ns, user, at).await);
+                    }
+                    results
+                }
+            }
+        });
+        match save.await {
+            Ok(results) => results,
+            Err(panicked) => {
+                let e = RepositoryError::Internal(Box::new(panicked));
+                (0..count).map(|_| Err(e.shared())).collect()
+            }
         }
     }
 
