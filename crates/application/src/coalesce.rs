@@ -3,82 +3,141 @@
 //! [`UpsertUser::coalescing`](crate::UpsertUser::coalescing), where
 //! concurrent single upserts share their context reads and their writes.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+
 use roster_domain::{Namespace, User, UserId};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::{BatchContextQuery, Clock, RepositoryError, UpsertContext, UpsertContextQuery, UserRepository};
 
 type Waiter<Resp> = oneshot::Sender<Resp>;
+type Run<Req, Resp> = dyn Fn(Vec<Req>) -> BoxFuture<'static, Vec<Resp>> + Send + Sync;
 
-/// A queue of calls served by `workers` tasks. Each worker takes every call
-/// waiting (at most `max`) and runs them as one batch; calls arriving
-/// meanwhile wait for the next free worker. Under no load a batch is one
-/// call and nothing waits; under load batches grow by themselves.
+/// Group work: at most `slots` batches under way at once. A call finding a
+/// slot free runs at once, as a batch of one — under no load nothing
+/// waits; a call finding every slot taken waits, and when a batch ends its
+/// task takes every call waiting (at most `max`) as the next batch. So
+/// batches grow with the load, by themselves.
 pub(crate) struct Batcher<Req, Resp> {
-    tx: mpsc::Sender<(Req, Waiter<Resp>)>,
+    shared: Arc<Shared<Req, Resp>>,
+}
+
+struct Shared<Req, Resp> {
+    name: &'static str,
+    slots: usize,
+    max: usize,
+    run: Box<Run<Req, Resp>>,
+    /// For a response saying the store is down, the same answer for the
+    /// calls that waited meanwhile (see [`Batcher::failing_fast`]).
+    down: Option<fn(&Resp) -> Option<Resp>>,
+    state: std::sync::Mutex<State<Req, Resp>>,
+}
+
+struct State<Req, Resp> {
+    running: usize,
+    waiting: VecDeque<(Req, Waiter<Resp>)>,
 }
 
 impl<Req, Resp> Clone for Batcher<Req, Resp> {
     fn clone(&self) -> Self {
-        Batcher { tx: self.tx.clone() }
+        Batcher { shared: self.shared.clone() }
     }
 }
 
 impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
-    /// Starts the workers; call from within a tokio runtime. `run` answers a
-    /// batch with one response per call, in order. Each batch runs on a task
-    /// of its own: a caller that goes away does not stop it, and a panic
-    /// fails that batch's callers only.
-    pub(crate) fn start<F, Fut>(name: &'static str, workers: usize, max: usize, run: F) -> Self
+    /// `run` answers a batch with one response per call, in order.
+    pub(crate) fn new<F, Fut>(name: &'static str, slots: usize, max: usize, run: F) -> Self
     where
         F: Fn(Vec<Req>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Vec<Resp>> + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel::<(Req, Waiter<Resp>)>(4 * max);
-        let rx = Arc::new(Mutex::new(rx));
-        let run = Arc::new(run);
-        for _ in 0..workers.max(1) {
-            let (rx, run) = (rx.clone(), run.clone());
-            tokio::spawn(async move {
-                loop {
-                    let mut batch = Vec::new();
-                    {
-                        let mut rx = rx.lock().await;
-                        let Some(first) = rx.recv().await else { return };
-                        batch.push(first);
-                        while batch.len() < max {
-                            match rx.try_recv() {
-                                Ok(call) => batch.push(call),
-                                Err(_) => break,
-                            }
-                        }
-                    }
-                    tracing::debug!(batcher = name, size = batch.len(), "batch");
-                    let (requests, waiters): (Vec<Req>, Vec<Waiter<Resp>>) = batch.into_iter().unzip();
-                    match tokio::spawn(run(requests)).await {
-                        Ok(responses) => {
-                            for (waiter, response) in waiters.into_iter().zip(responses) {
-                                let _ = waiter.send(response);
-                            }
-                        }
-                        Err(e) => tracing::error!(batcher = name, error = %e, "a batch failed"),
-                    }
-                }
-            });
+        let run: Box<Run<Req, Resp>> = Box::new(move |batch| run(batch).boxed());
+        let state = State { running: 0, waiting: VecDeque::new() };
+        Batcher {
+            shared: Arc::new(Shared {
+                name,
+                slots: slots.max(1),
+                max: max.max(1),
+                run,
+                down: None,
+                state: std::sync::Mutex::new(state),
+            }),
         }
-        Batcher { tx }
     }
 
-    /// Runs `request` with the next batch; `None` if the batch failed (a
-    /// panic, logged) or the workers are gone.
+    /// When a batch answers a call with what `down` makes an answer of (the
+    /// store is unavailable), the calls that waited during that batch get
+    /// that answer at once instead of a batch of their own: they would wait
+    /// out the same timeout again, and a failing store answers fast.
+    pub(crate) fn failing_fast(mut self, down: fn(&Resp) -> Option<Resp>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.down = Some(down);
+        }
+        self
+    }
+
+    /// Runs `request`, alone or with the next batch; `None` if its batch
+    /// failed (a panic, logged). Batches run on tasks of their own: a caller
+    /// that goes away stops neither its batch nor the ones after it. Call
+    /// from within a tokio runtime.
     pub(crate) async fn call(&self, request: Req) -> Option<Resp> {
         let (done, wait) = oneshot::channel();
-        self.tx.send((request, done)).await.ok()?;
+        let lead = {
+            let mut state = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            if state.running < self.shared.slots {
+                state.running += 1;
+                Some((request, done))
+            } else {
+                state.waiting.push_back((request, done));
+                None
+            }
+        };
+        if let Some(first) = lead {
+            tokio::spawn(drive(self.shared.clone(), vec![first]));
+        }
         wait.await.ok()
+    }
+}
+
+/// Runs `batch`, then the calls that waited meanwhile, until none wait;
+/// holds one slot all along.
+async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, Waiter<Resp>)>) {
+    loop {
+        tracing::trace!(batcher = shared.name, size = batch.len(), "batch");
+        let (requests, waiters): (Vec<Req>, Vec<Waiter<Resp>>) = batch.into_iter().unzip();
+        let mut failed = None;
+        match AssertUnwindSafe((shared.run)(requests)).catch_unwind().await {
+            Ok(responses) => {
+                if let Some(down) = shared.down {
+                    failed = responses.iter().find_map(down);
+                }
+                for (waiter, response) in waiters.into_iter().zip(responses) {
+                    let _ = waiter.send(response);
+                }
+            }
+            // The waiters, dropped, get `None`.
+            Err(_) => tracing::error!(batcher = shared.name, "a batch panicked"),
+        }
+        let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let (Some(failed), Some(down)) = (&failed, shared.down) {
+            for (_, waiter) in state.waiting.drain(..) {
+                if let Some(answer) = down(failed) {
+                    let _ = waiter.send(answer);
+                }
+            }
+        }
+        if state.waiting.is_empty() {
+            state.running -= 1;
+            return;
+        }
+        let n = state.waiting.len().min(shared.max);
+        batch = state.waiting.drain(..n).collect();
     }
 }
 
@@ -91,11 +150,20 @@ pub(crate) struct Coalesced {
 /// Batches at most this many calls.
 const MAX_BATCH: usize = 256;
 
-/// Tasks per batcher. One: while its batch is under way the next one
-/// gathers, and batches grow with the load. (Two workers made smaller
-/// batches and cost PostgreSQL more per user: 3,500 upserts/s against
-/// 3,900 with one, at 64 connections.)
-const WORKERS: usize = 1;
+/// Batches under way at once, per batcher. Measured on PostgreSQL (`cargo
+/// xtask bench upsert`, upserts/s at 1, 8 and 64 connections): one slot
+/// 663 / 1,446 / 3,873, two 764 / 1,640 / 3,806, three 743 / 1,747 / 3,453;
+/// without batching 660 / 1,735 / 2,348. More slots make smaller batches
+/// under load, fewer make moderate load wait.
+const SLOTS: usize = 2;
+
+/// The same `Unavailable`, for another caller.
+fn unavailable<T>(response: &Result<T, RepositoryError>) -> Option<Result<T, RepositoryError>> {
+    match response {
+        Err(e @ RepositoryError::Unavailable(_)) => Some(Err(e.shared())),
+        _ => None,
+    }
+}
 
 fn gone() -> RepositoryError {
     RepositoryError::Internal("the batch of this call failed (see the log)".into())
@@ -104,10 +172,12 @@ fn gone() -> RepositoryError {
 impl Coalesced {
     pub(crate) fn start(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>) -> Self {
         let repo = repository.clone();
-        let contexts = Batcher::start("upsert contexts", WORKERS, MAX_BATCH, move |calls| read(repo.clone(), calls));
-        let saves = Batcher::start("upsert saves", WORKERS, MAX_BATCH, move |calls| {
+        let contexts = Batcher::new("upsert contexts", SLOTS, MAX_BATCH, move |calls| read(repo.clone(), calls))
+            .failing_fast(unavailable);
+        let saves = Batcher::new("upsert saves", SLOTS, MAX_BATCH, move |calls| {
             write(repository.clone(), clock.clone(), calls)
-        });
+        })
+        .failing_fast(unavailable);
         Coalesced { contexts, saves }
     }
 
@@ -198,4 +268,199 @@ async fn write(
         pending = later;
     }
     answers.into_iter().map(|a| a.unwrap_or_else(|| Err(gone()))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+    use chrono::{DateTime, Utc};
+    use roster_domain::{RawValue, parse_user};
+
+    use super::*;
+    use crate::{BatchContext, FixedClock};
+
+    /// Records the saves; `upsert_context` and `batch_context` are not used.
+    #[derive(Default)]
+    struct Recorder {
+        saves: Mutex<Vec<Vec<(String, String)>>>,
+    }
+
+    #[async_trait]
+    impl UserRepository for Recorder {
+        async fn find(&self, _: &Namespace, _: &UserId) -> Result<Option<User>, RepositoryError> {
+            Ok(None)
+        }
+        async fn upsert_context(
+            &self,
+            _: &Namespace,
+            _: &UpsertContextQuery,
+        ) -> Result<UpsertContext, RepositoryError> {
+            Ok(UpsertContext::default())
+        }
+        async fn batch_context(&self, _: &Namespace, _: &BatchContextQuery) -> Result<BatchContext, RepositoryError> {
+            Ok(BatchContext::default())
+        }
+        async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+            self.save_each(namespace, std::slice::from_ref(user), at).await.remove(0)
+        }
+        async fn save_each(
+            &self,
+            namespace: &Namespace,
+            users: &[User],
+            _: DateTime<Utc>,
+        ) -> Vec<Result<(), RepositoryError>> {
+            let call = users.iter().map(|u| (namespace.to_string(), u.profile.job_title.to_string())).collect();
+            self.saves.lock().unwrap().push(call);
+            users
+                .iter()
+                .map(|u| if u.profile.job_title.as_str() == "Loser" { Err(RepositoryError::Conflict) } else { Ok(()) })
+                .collect()
+        }
+        async fn ping(&self) -> Result<(), RepositoryError> {
+            Ok(())
+        }
+    }
+
+    fn user(id: &str, job: &str) -> User {
+        let s = |v: &str| RawValue::String(v.into());
+        let raw = RawValue::Object(vec![
+            ("userId".into(), s(id)),
+            ("firstName".into(), s("Ann")),
+            ("lastName".into(), s("Lee")),
+            ("jobTitle".into(), s(job)),
+            ("status".into(), s("Active")),
+            ("organization".into(), s("Acme")),
+            ("contactCenter".into(), s("North")),
+            ("site".into(), s("Oslo")),
+            ("roles".into(), RawValue::Array(vec![s("Agent")])),
+            (
+                "telephonyConfigurations".into(),
+                RawValue::Array(vec![RawValue::Object(vec![
+                    ("platform".into(), s("Genesys")),
+                    ("agentId".into(), s(id)),
+                ])]),
+            ),
+        ]);
+        let draft = parse_user(&raw).draft.expect("valid");
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
+        crate::plan_upsert(draft, &UpsertContext::default(), today).user.expect("planned")
+    }
+
+    #[tokio::test]
+    async fn a_batch_writes_in_rounds_by_namespace_and_answers_each_call() {
+        let repo = Arc::new(Recorder::default());
+        let clock = Arc::new(FixedClock(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 4, 10, 0, 0).unwrap()));
+        let (acme, globex) = (Namespace::parse("acme").unwrap(), Namespace::parse("globex").unwrap());
+        let calls = vec![
+            (acme.clone(), user("a", "First")),
+            (globex.clone(), user("a", "Other")),
+            (acme.clone(), user("b", "Loser")),
+            (acme.clone(), user("a", "Second")),
+            (acme.clone(), user("c", "Third")),
+            (acme.clone(), user("a", "Last")),
+        ];
+        let results = write(repo.clone(), clock, calls).await;
+        let outcome: Vec<&str> = results.iter().map(|r| if r.is_ok() { "ok" } else { "conflict" }).collect();
+        assert_eq!(outcome, ["ok", "ok", "conflict", "ok", "ok", "ok"]);
+        let saves = repo.saves.lock().unwrap().clone();
+        let job = |ns: &str, job: &str| (ns.to_owned(), job.to_owned());
+        assert_eq!(
+            saves,
+            vec![
+                // round one: each user's first call, by namespace
+                vec![job("acme", "First"), job("acme", "Loser"), job("acme", "Third")],
+                vec![job("globex", "Other")],
+                // then a's later calls, in order
+                vec![job("acme", "Second")],
+                vec![job("acme", "Last")],
+            ]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn when_a_batch_finds_the_store_down_the_calls_that_waited_meanwhile_are_answered_at_once() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let batcher = {
+            let (batches, gate) = (batches.clone(), gate.clone());
+            Batcher::new("test", 1, 10, move |batch: Vec<u32>| {
+                let (batches, gate) = (batches.clone(), gate.clone());
+                async move {
+                    batches.lock().unwrap().push(batch.clone());
+                    gate.acquire().await.expect("gate").forget();
+                    batch
+                        .iter()
+                        .map(|&n| if n == 1 { Err(RepositoryError::Unavailable("down".into())) } else { Ok(n) })
+                        .collect::<Vec<Result<u32, RepositoryError>>>()
+                }
+            })
+            .failing_fast(unavailable)
+        };
+        let first = tokio::spawn({
+            let b = batcher.clone();
+            async move { b.call(1).await }
+        });
+        while batches.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let waiting: Vec<_> = (2..=4)
+            .map(|n| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.call(n).await })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        gate.add_permits(1);
+        assert!(matches!(first.await.unwrap(), Some(Err(RepositoryError::Unavailable(_)))));
+        for w in waiting {
+            assert!(matches!(w.await.unwrap(), Some(Err(RepositoryError::Unavailable(_)))));
+        }
+        assert_eq!(batches.lock().unwrap().len(), 1, "the waiting calls ran no batch of their own");
+        // and the next call runs as usual
+        gate.add_permits(1);
+        assert_eq!(batcher.call(7).await.map(|r| r.ok()), Some(Some(7)));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_finding_a_slot_free_runs_at_once_and_later_ones_wait_for_the_next_batch() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let batcher = {
+            let (sizes, gate) = (sizes.clone(), gate.clone());
+            Batcher::new("test", 1, 3, move |batch: Vec<u32>| {
+                let (sizes, gate) = (sizes.clone(), gate.clone());
+                async move {
+                    sizes.lock().unwrap().push(batch.clone());
+                    gate.acquire().await.expect("gate").forget();
+                    batch.iter().map(|n| n * 10).collect::<Vec<u32>>()
+                }
+            })
+        };
+        let first = tokio::spawn({
+            let b = batcher.clone();
+            async move { b.call(1).await }
+        });
+        while sizes.lock().unwrap().is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let mut later = Vec::new();
+        for n in 2..=6 {
+            let b = batcher.clone();
+            later.push(tokio::spawn(async move { b.call(n).await }));
+        }
+        // they are waiting, not running
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(sizes.lock().unwrap().len(), 1);
+        gate.add_permits(3);
+        assert_eq!(first.await.unwrap(), Some(10));
+        let mut answers = Vec::new();
+        for t in later {
+            answers.push(t.await.unwrap().expect("answered"));
+        }
+        assert_eq!(answers, [20, 30, 40, 50, 60], "each call gets its own answer");
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes.iter().map(Vec::len).collect::<Vec<_>>(), [1, 3, 2], "at most 3 a batch: {sizes:?}");
+    }
 }

@@ -19,9 +19,8 @@ pub struct KeepReports {
 }
 
 impl KeepReports {
-    /// Starts the writer task; call from within a tokio runtime.
     pub fn start(store: Arc<dyn ReportStore>) -> Self {
-        let batcher = Batcher::start("reports", 1, BATCH, move |reports: Vec<Report>| {
+        let batcher = Batcher::new("reports", 1, BATCH, move |reports: Vec<Report>| {
             let store = store.clone();
             async move {
                 let kept = match store.keep_reports(&reports).await {
