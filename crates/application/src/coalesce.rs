@@ -105,9 +105,33 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     }
 }
 
+/// One slot taken by [`drive`]. Given back by `drive` when no call waits
+/// (under the lock that tells so, or a call queued meanwhile would wait for
+/// nobody); if the task is dropped midway instead (its runtime stopping),
+/// by the guard — which, if no other slot is running, also answers the
+/// waiting calls with `None` — rather than leave them, and the slot, lost.
+struct Slot<'a, Req, Resp> {
+    shared: &'a Shared<Req, Resp>,
+    held: bool,
+}
+
+impl<Req, Resp> Drop for Slot<'_, Req, Resp> {
+    fn drop(&mut self) {
+        if self.held {
+            let mut state = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.running -= 1;
+            if state.running == 0 {
+                // nobody is left to run them
+                state.waiting.clear();
+            }
+        }
+    }
+}
+
 /// Runs `batch`, then the calls that waited meanwhile, until none wait;
 /// holds one slot all along.
 async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, Waiter<Resp>)>) {
+    let mut slot = Slot { shared: &shared, held: true };
     loop {
         tracing::trace!(batcher = shared.name, size = batch.len(), "batch");
         let (requests, waiters): (Vec<Req>, Vec<Waiter<Resp>>) = batch.into_iter().unzip();
@@ -134,6 +158,7 @@ async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, W
         }
         if state.waiting.is_empty() {
             state.running -= 1;
+            slot.held = false;
             return;
         }
         let n = state.waiting.len().min(shared.max);
@@ -421,6 +446,32 @@ mod tests {
         // and the next call runs as usual
         gate.add_permits(1);
         assert_eq!(batcher.call(7).await.map(|r| r.ok()), Some(Some(7)));
+    }
+
+    #[test]
+    fn a_batch_dropped_with_its_runtime_gives_its_slot_back() {
+        let batcher = Batcher::new("test", 1, 10, |batch: Vec<u32>| async move {
+            if batch.contains(&1) {
+                std::future::pending::<()>().await;
+            }
+            batch
+        });
+        let runtime = || tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let first = runtime();
+        first.block_on(async {
+            for n in [1, 2] {
+                // 1 hangs in its batch; 2 waits for the next
+                let b = batcher.clone();
+                tokio::spawn(async move { b.call(n).await });
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        });
+        // the runtime of the hung batch stops: its tasks are dropped
+        drop(first);
+        runtime().block_on(async {
+            let answer = tokio::time::timeout(std::time::Duration::from_secs(5), batcher.call(3)).await;
+            assert_eq!(answer.expect("the slot is free again"), Some(3));
+        });
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
