@@ -2,10 +2,9 @@
 //! telephony)`, many users of one namespace saved whole in one round trip
 //! and one implicit transaction — the group commit of concurrent single
 //! upserts. Each argument is a JSON array of rows of its table (as
-//! `json_populate_recordset` reads them). The lists of the users already
-//! stored are deleted first, so a value a user of the batch gives up is free
-//! for a later one; then the user rows are upserted and the new list rows
-//! inserted. The unique indexes decide as for one user: a clash raises
+//! `json_populate_recordset` reads them). The user rows are upserted, then
+//! the lists of the users stored before are deleted — so a value a user of
+//! the batch gives up is free for another — and the new list rows inserted. The unique indexes decide as for one user: a clash raises
 //! `unique_violation` (23505) and nothing of the batch is written. Other
 //! backends: nothing.
 
@@ -20,22 +19,20 @@ CREATE OR REPLACE FUNCTION roster_save_users(
     p_namespace text, p_users json, p_roles json, p_teams json, p_telephony json
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
-    stored text;
+    stored text[];
+    id text;
 BEGIN
-    -- Key by key (a lateral subquery the planner can't merge into a join,
-    -- then a statement per user): a table that grew fast still looks tiny
-    -- before its first ANALYZE, and a set-wise `user_id = ANY (…)` or a join
-    -- would then be planned as a scan of the namespace.
-    FOR stored IN
-        SELECT u.user_id FROM json_array_elements(p_users) AS e
-        CROSS JOIN LATERAL (SELECT user_id FROM users
-                            WHERE namespace = p_namespace AND user_id = e->>'user_id' OFFSET 0) AS u
-    LOOP
-        DELETE FROM user_roles WHERE namespace = p_namespace AND user_id = stored;
-        DELETE FROM user_teams WHERE namespace = p_namespace AND user_id = stored;
-        DELETE FROM user_telephony WHERE namespace = p_namespace AND user_id = stored;
-    END LOOP;
+    -- The users stored already: only they have lists to replace. Key by key
+    -- (a lateral subquery the planner can't merge into a join): a table
+    -- that grew fast still looks tiny before its first ANALYZE, and a
+    -- set-wise `user_id = ANY (…)` or a join would then be planned as a scan
+    -- of the namespace.
+    SELECT array_agg(u.user_id) INTO stored FROM json_array_elements(p_users) AS e
+    CROSS JOIN LATERAL (SELECT user_id FROM users
+                        WHERE namespace = p_namespace AND user_id = e->>'user_id' OFFSET 0) AS u;
 
+    -- The user rows first: their row locks order concurrent saves of one
+    -- user, as `roster_save_user` does.
     INSERT INTO users (namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
                        job_title, pilot, status, work_from_home, organization, contact_center, site,
                        coach_id, supervisor_name, supervisor_id, email, email_norm,
@@ -55,6 +52,12 @@ BEGIN
         email = EXCLUDED.email, email_norm = EXCLUDED.email_norm,
         activation_date = EXCLUDED.activation_date, deactivation_date = EXCLUDED.deactivation_date,
         updated_at = EXCLUDED.updated_at;
+
+    FOREACH id IN ARRAY coalesce(stored, '{}') LOOP
+        DELETE FROM user_roles WHERE namespace = p_namespace AND user_id = id;
+        DELETE FROM user_teams WHERE namespace = p_namespace AND user_id = id;
+        DELETE FROM user_telephony WHERE namespace = p_namespace AND user_id = id;
+    END LOOP;
 
     INSERT INTO user_roles (namespace, user_id, position, name)
         SELECT namespace, user_id, position, name FROM json_populate_recordset(NULL::user_roles, p_roles);

@@ -43,6 +43,7 @@ macro_rules! repository_contract_tests {
             save_each_writes_each_user_whole,
             save_each_fails_only_the_losers,
             save_each_in_order_lets_a_later_user_take_a_released_value,
+            concurrent_save_each_and_saves_of_one_user_all_succeed_and_one_wins_whole,
             batch_context_answers_each_query_as_upsert_context_does,
             ping_answers
         );
@@ -360,6 +361,38 @@ pub async fn save_each_in_order_lets_a_later_user_take_a_released_value(repo: Ar
     let results = repo.save_each(&ns("acme"), &users, at()).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(repo.find(&ns("acme"), &id("a-2")).await.expect("find").as_ref(), Some(&users[1]));
+}
+
+pub async fn concurrent_save_each_and_saves_of_one_user_all_succeed_and_one_wins_whole(repo: Arc<dyn UserRepository>) {
+    let version = |i: usize| {
+        let agents: Vec<String> = (0..=i % 3).map(|k| format!("{i}-{k}")).collect();
+        let agents: Vec<&str> = agents.iter().map(String::as_str).collect();
+        sample_user("a-1", Some(&format!("v{i}@example.com")), &agents, &[("jobTitle", &format!("Title {i}"))])
+    };
+    repo.save(&ns("acme"), &version(99), at()).await.expect("stored before");
+    let versions: Vec<User> = (0..12).map(version).collect();
+    let tasks: Vec<_> = versions
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, u)| {
+            let repo = repo.clone();
+            tokio::spawn(async move {
+                if i % 2 == 0 {
+                    // with another user each time, so that it is a batch
+                    let other = sample_user(&format!("b-{i}"), None, &[&format!("b{i}")], &[]);
+                    repo.save_each(&ns("acme"), &[u, other], at()).await.into_iter().collect::<Result<Vec<_>, _>>()
+                } else {
+                    repo.save(&ns("acme"), &u, at()).await.map(|()| Vec::new())
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task").expect("every save of one user succeeds");
+    }
+    let stored = repo.find(&ns("acme"), &id("a-1")).await.expect("find").expect("stored");
+    assert!(versions.contains(&stored), "the stored user is one written version, whole: {stored:?}");
 }
 
 pub async fn batch_context_answers_each_query_as_upsert_context_does(repo: Arc<dyn UserRepository>) {
