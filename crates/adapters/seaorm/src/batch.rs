@@ -46,15 +46,6 @@ pub(crate) async fn plan_per_statement<C: ConnectionTrait>(txn: &C) -> Result<()
     Ok(())
 }
 
-/// `namespace = ` for a lookup by a key of a unique index whose last
-/// column is the namespace. On PostgreSQL an expression, so that no index
-/// on the namespace can serve it: before its first ANALYZE a table that
-/// grew fast still looks tiny, and the planner would scan the whole
-/// namespace through the primary key instead of looking up each key.
-fn namespace_filter(backend: DbBackend) -> &'static str {
-    if backend == DbBackend::Postgres { "(namespace || '') = " } else { "namespace = " }
-}
-
 /// Reads a chunk's context: the users (with their lists) and references by
 /// id, the owners of the emails and of the telephony identities.
 pub(crate) async fn context<C: ConnectionTrait>(
@@ -139,7 +130,7 @@ pub(crate) async fn context<C: ConnectionTrait>(
         let mut sql = Sql::new(backend);
         sql.push("SELECT user_id, email_norm FROM users WHERE ");
         in_list(&mut sql, "email_norm", part.iter().copied());
-        sql.push(" AND ").push(namespace_filter(backend)).bind(namespace);
+        sql.push(" AND namespace = ").bind(namespace);
         for row in db.query_all_raw(sql.build()).await.map_err(err)? {
             let email: String = row.try_get("", "email_norm").map_err(err)?;
             let owner: String = row.try_get("", "user_id").map_err(err)?;
@@ -157,7 +148,7 @@ pub(crate) async fn context<C: ConnectionTrait>(
         let mut sql = Sql::new(backend);
         sql.push("SELECT user_id, platform_norm, agent_id FROM user_telephony WHERE ");
         in_list(&mut sql, "agent_id", part.iter().copied());
-        sql.push(" AND ").push(namespace_filter(backend)).bind(namespace);
+        sql.push(" AND namespace = ").bind(namespace);
         for row in db.query_all_raw(sql.build()).await.map_err(err)? {
             let identity = TelephonyIdentity {
                 platform: row.try_get("", "platform_norm").map_err(err)?,
@@ -202,7 +193,9 @@ async fn postgres_context<C: ConnectionTrait>(
     let sql = SQL.get_or_init(|| {
         const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
-        let ns = namespace_filter(DbBackend::Postgres);
+        // An expression, so that no index on the namespace can serve the
+        // lookups by email and agent id (whose unique indexes end with it).
+        let ns = "(namespace || '') = ";
         format!(
             "SELECT 'u' AS kind, NULL::int AS position, NULL::text AS a, NULL::text AS b, NULL::text AS c, {u_columns} \
              FROM {ids} CROSS JOIN LATERAL (SELECT * FROM users WHERE namespace = $1 AND user_id = k.v OFFSET 0) u \

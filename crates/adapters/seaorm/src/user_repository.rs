@@ -214,12 +214,7 @@ impl SeaOrmUserRepository {
             return self.db.execute_raw(statement).await.map(|_| ());
         }
         let txn = self.begin_transaction().await?;
-        let written = async {
-            crate::batch::plan_per_statement(&txn).await?;
-            crate::batch::write_users(&txn, namespace, users, at).await
-        }
-        .await;
-        match written {
+        match crate::batch::write_users(&txn, namespace, users, at).await {
             Ok(()) => txn.commit().await,
             Err(e) => {
                 if let Err(rollback) = txn.rollback().await {
