@@ -79,18 +79,17 @@ fn get<T: sea_orm::TryGetable>(row: &QueryResult, column: &str) -> Result<T, Rep
     row.try_get("", column).map_err(to_repository_error)
 }
 
-/// The statements keeping finished reports and their outcome rows: per 200
-/// reports, a multi-row insert into each table — on PostgreSQL one
-/// statement (the first insert in a `WITH`), so one round trip, atomic.
+/// The statements keeping finished reports and their outcome rows: on
+/// PostgreSQL one (see [`postgres_report_statement`]), so one round trip,
+/// atomic; elsewhere, per 200 reports, a multi-row insert into each table.
 fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_orm::Statement>, DbErr> {
+    if backend == DbBackend::Postgres {
+        return postgres_report_statement(reports).map(|s| vec![s]);
+    }
     let mut statements = Vec::new();
     for part in reports.chunks(200) {
         let with_outcomes: Vec<&Report> = part.iter().filter(|r| !r.users.is_empty()).collect();
-        let one_statement = backend == DbBackend::Postgres && !with_outcomes.is_empty();
         let mut sql = Sql::new(backend);
-        if one_statement {
-            sql.push("WITH kept AS (");
-        }
         sql.push(
             "INSERT INTO reports (report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, \
              completed_at_ms, received, processed, valid, invalid, created, updated, unchanged, persisted, errors) \
@@ -115,16 +114,11 @@ fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_o
             let errors = serde_json::to_string(&r.errors).map_err(|e| DbErr::Custom(e.to_string()))?;
             sql.bind(errors).push(")");
         }
-        let mut outcomes = if one_statement {
-            sql.push(" RETURNING 1) ");
-            sql
-        } else {
-            statements.push(sql.build());
-            Sql::new(backend)
-        };
+        statements.push(sql.build());
         if with_outcomes.is_empty() {
             continue;
         }
+        let mut outcomes = Sql::new(backend);
         outcomes.push("INSERT INTO report_chunks (report_id, chunk, outcomes) VALUES ");
         for (n, r) in with_outcomes.iter().enumerate() {
             let users = serde_json::to_string(&r.users).map_err(|e| DbErr::Custom(e.to_string()))?;
@@ -134,6 +128,55 @@ fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_o
         statements.push(outcomes.build());
     }
     Ok(statements)
+}
+
+/// PostgreSQL: the reports and their outcomes as two JSON parameters of one
+/// statement of fixed text — prepared once per connection, whatever the
+/// number of reports, where a `VALUES` list of 17 parameters a report was
+/// parsed and planned anew for each size of batch.
+fn postgres_report_statement(reports: &[Report]) -> Result<sea_orm::Statement, DbErr> {
+    const SQL: &str = "WITH kept AS (INSERT INTO reports (report_id, namespace, kind, status, is_commit, \
+         is_force_commit, created_at_ms, completed_at_ms, received, processed, valid, invalid, created, updated, \
+         unchanged, persisted, errors) \
+         SELECT report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, completed_at_ms, \
+         received, processed, valid, invalid, created, updated, unchanged, persisted, errors \
+         FROM json_populate_recordset(NULL::reports, $1::json) RETURNING 1) \
+         INSERT INTO report_chunks (report_id, chunk, outcomes) \
+         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, $2::json)";
+    fn text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, DbErr> {
+        serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))
+    }
+    let mut rows = Vec::with_capacity(reports.len());
+    let mut chunks = Vec::new();
+    for r in reports {
+        let s = &r.summary;
+        rows.push(serde_json::json!({
+            "report_id": r.report_id,
+            "namespace": r.namespace,
+            "kind": match r.kind {
+                ReportKind::Single => "single",
+                ReportKind::Bulk => "bulk",
+            },
+            "status": status_str(r.status),
+            "is_commit": r.commit,
+            "is_force_commit": r.force_commit,
+            "created_at_ms": ms(r.created_at),
+            "completed_at_ms": r.completed_at.map(ms),
+            "received": count(s.received),
+            "processed": count(s.processed),
+            "valid": count(s.valid),
+            "invalid": count(s.invalid),
+            "created": count(s.created),
+            "updated": count(s.updated),
+            "unchanged": count(s.unchanged),
+            "persisted": count(s.persisted),
+            "errors": text(&r.errors)?,
+        }));
+        if !r.users.is_empty() {
+            chunks.push(serde_json::json!({ "report_id": r.report_id, "chunk": 0, "outcomes": text(&r.users)? }));
+        }
+    }
+    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, SQL, [text(&rows)?.into(), text(&chunks)?.into()]))
 }
 
 /// Keeps finished reports inside `txn`.
@@ -645,8 +688,8 @@ impl ReportStore for SeaOrmUserRepository {
     async fn keep_reports(&self, reports: &[Report]) -> Result<(), RepositoryError> {
         let reports = std::sync::Arc::new(reports.to_vec());
         if self.db.get_database_backend() == DbBackend::Postgres {
-            // One statement per 200 reports, each its own transaction: no
-            // BEGIN and COMMIT round trips on the way of every upsert.
+            // One statement, its own transaction: no BEGIN and COMMIT
+            // round trips on the way of every upsert.
             let statements = report_statements(DbBackend::Postgres, &reports).map_err(to_repository_error)?;
             for statement in statements {
                 with_retries("keep_reports", || self.db.execute_raw(statement.clone()))
