@@ -177,20 +177,12 @@ fn keys(n: usize) -> String {
     format!("json_array_elements_text(${n}::json) AS k(v)")
 }
 
-/// PostgreSQL's [`context`]: one statement of fixed text — the same
-/// prepared statement whatever the batch — whose keys arrive as JSON arrays:
-/// users by id, owners of the emails, the upserted users' lists, owners of
-/// the identities (by agent id; the platform is matched here). Rows are
-/// `kind, position, a, b, c` and then the columns of `users`, as in
-/// [`crate::context`].
-async fn postgres_context<C: ConnectionTrait>(
-    db: &C,
-    namespace: &str,
-    query: &BatchContextQuery,
-) -> Result<BatchContext, RepositoryError> {
+/// The text of [`postgres_context`]'s statement: `$1` the namespace, `$2` …
+/// `$5` JSON arrays of user ids, emails, upserted user ids and agent ids.
+pub(crate) fn postgres_context_sql() -> &'static str {
     use std::sync::OnceLock;
     static SQL: OnceLock<String> = OnceLock::new();
-    let sql = SQL.get_or_init(|| {
+    SQL.get_or_init(|| {
         const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
         // An expression, so that no index on the namespace can serve the
@@ -215,7 +207,24 @@ async fn postgres_context<C: ConnectionTrait>(
             upserted = keys(4),
             agents = keys(5),
         )
-    });
+    })
+}
+
+/// PostgreSQL's [`context`]: one statement of fixed text — the same
+/// prepared statement whatever the batch — whose keys arrive as JSON arrays:
+/// users by id, owners of the emails, the upserted users' lists, owners of
+/// the identities (by agent id; the platform is matched here). Rows are
+/// `kind, position, a, b, c` and then the columns of `users`, as in
+/// [`crate::context`]. Run outside any transaction (one statement, one
+/// snapshot), it is planned once per connection (a generic plan): its
+/// lookups keep to the indexes whatever the statistics say, as sequential
+/// scans are priced out on roster's connections ([`crate::connect`]).
+async fn postgres_context<C: ConnectionTrait>(
+    db: &C,
+    namespace: &str,
+    query: &BatchContextQuery,
+) -> Result<BatchContext, RepositoryError> {
+    let sql = postgres_context_sql();
     let err = crate::error::to_repository_error;
     let ids = json_strings(query.user_ids.iter().chain(&query.references).map(|id| id.as_str()));
     let emails = json_strings(query.emails.iter().map(String::as_str));
@@ -223,7 +232,7 @@ async fn postgres_context<C: ConnectionTrait>(
     let agents = json_strings(query.identities.iter().map(|i| i.agent_id.as_str()));
     let statement = sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
-        sql.as_str(),
+        sql,
         [namespace.into(), ids.into(), emails.into(), upserted.into(), agents.into()],
     );
     let rows = db.query_all_raw(statement).await.map_err(err)?;

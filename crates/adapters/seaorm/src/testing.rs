@@ -187,3 +187,10 @@ pub async fn count(url: &str, sql: &str) -> i64 {
     db.close().await.expect("close");
     n
 }
+
+/// The text of the PostgreSQL statement that reads a batch's context (`$1`
+/// the namespace, `$2` … `$5` JSON arrays of user ids, emails, upserted user
+/// ids and agent ids), for tests of its query plans.
+pub fn postgres_context_sql() -> &'static str {
+    crate::batch::postgres_context_sql()
+}

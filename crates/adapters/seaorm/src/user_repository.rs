@@ -269,6 +269,14 @@ impl UserRepository for SeaOrmUserRepository {
         namespace: &Namespace,
         query: &UpsertContextQuery,
     ) -> Result<UpsertContext, RepositoryError> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // PostgreSQL: the batch read's statement, whose lookups stay
+            // index lookups while a table grows faster than its statistics
+            // (this one's cached plan could range over the namespace).
+            let mut batch = BatchContextQuery::default();
+            batch.add(query);
+            return Ok(self.batch_context(namespace, &batch).await?.context_of(query));
+        }
         let ns = namespace.as_str();
         let (mut found, lists) =
             with_retries("upsert_context", || context::load(&self.db, ns, query)).await.map_err(to_repository_error)?;
@@ -318,17 +326,9 @@ impl UserRepository for SeaOrmUserRepository {
         let ns = namespace.as_str();
         let mut tries = 0;
         loop {
-            let attempt = async {
-                if self.db.get_database_backend() != DbBackend::Postgres {
-                    return crate::batch::context(&self.db, ns, query).await;
-                }
-                let txn = self.db.begin().await.map_err(to_repository_error)?;
-                crate::batch::plan_per_statement(&txn).await.map_err(to_repository_error)?;
-                let context = crate::batch::context(&txn, ns, query).await?;
-                txn.commit().await.map_err(to_repository_error)?;
-                Ok(context)
-            };
-            match attempt.await {
+            // One statement on PostgreSQL (no transaction needed: it reads
+            // one snapshot), a few on the others.
+            match crate::batch::context(&self.db, ns, query).await {
                 // A connection that broke is worth another; a pool that
                 // could not hand one out in time is not (fail fast).
                 Err(RepositoryError::Unavailable(e)) if tries < 3 && !is_acquire_timeout(e.as_ref()) => {

@@ -18,6 +18,14 @@ pub struct Server {
     _database: TempDatabase,
 }
 
+impl Server {
+    /// The URL of this test's database.
+    #[allow(dead_code)] // used by one of the suites sharing this module
+    pub fn url(&self) -> &str {
+        &self._database.url
+    }
+}
+
 impl Fixture for Server {
     fn repository(&self) -> Arc<dyn UserRepository> {
         self.repository.clone()
