@@ -35,7 +35,7 @@ struct Shared<Req, Resp> {
     run: Box<Run<Req, Resp>>,
     /// For a response saying the store is down, the same answer for the
     /// calls that waited meanwhile (see [`Batcher::failing_fast`]).
-    down: Option<fn(&Resp) -> Option<Resp>>,
+    down: std::sync::OnceLock<fn(&Resp) -> Option<Resp>>,
     state: std::sync::Mutex<State<Req, Resp>>,
 }
 
@@ -65,7 +65,7 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
                 slots: slots.max(1),
                 max: max.max(1),
                 run,
-                down: None,
+                down: std::sync::OnceLock::new(),
                 state: std::sync::Mutex::new(state),
             }),
         }
@@ -75,10 +75,9 @@ impl<Req: Send + 'static, Resp: Send + 'static> Batcher<Req, Resp> {
     /// store is unavailable), the calls that waited during that batch get
     /// that answer at once instead of a batch of their own: they would wait
     /// out the same timeout again, and a failing store answers fast.
-    pub(crate) fn failing_fast(mut self, down: fn(&Resp) -> Option<Resp>) -> Self {
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.down = Some(down);
-        }
+    /// Set once: a later call (or one on a clone) changes nothing.
+    pub(crate) fn failing_fast(self, down: fn(&Resp) -> Option<Resp>) -> Self {
+        let _ = self.shared.down.set(down);
         self
     }
 
@@ -138,7 +137,7 @@ async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, W
         let mut failed = None;
         match AssertUnwindSafe((shared.run)(requests)).catch_unwind().await {
             Ok(responses) => {
-                if let Some(down) = shared.down {
+                if let Some(down) = shared.down.get() {
                     failed = responses.iter().find_map(down);
                 }
                 for (waiter, response) in waiters.into_iter().zip(responses) {
@@ -149,7 +148,7 @@ async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, W
             Err(_) => tracing::error!(batcher = shared.name, "a batch panicked"),
         }
         let mut state = shared.state.lock().unwrap_or_else(|p| p.into_inner());
-        if let (Some(failed), Some(down)) = (&failed, shared.down) {
+        if let (Some(failed), Some(down)) = (&failed, shared.down.get()) {
             for (_, waiter) in state.waiting.drain(..) {
                 if let Some(answer) = down(failed) {
                     let _ = waiter.send(answer);
