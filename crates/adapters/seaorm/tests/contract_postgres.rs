@@ -58,10 +58,9 @@ async fn cached_plans_of_the_context_read_use_the_indexes_after_a_tiny_table_was
     run("ANALYZE".into()).await;
     run(format!("PREPARE context AS {}", roster_store_seaorm::testing::postgres_context_sql())).await;
     run("SET plan_cache_mode = force_generic_plan".into()).await;
-    let plan = run(
-        r#"EXPLAIN EXECUTE context('acme', '["a-1","boss"]', '["x@example.com"]', '["a-1"]', '["g-9"]')"#.into(),
-    )
-    .await;
+    let plan =
+        run(r#"EXPLAIN EXECUTE context('acme', '["a-1","boss"]', '["x@example.com"]', '["a-1"]', '["g-9"]')"#.into())
+            .await;
     let plan: Vec<String> = plan.iter().map(|r| r.try_get::<String>("", "QUERY PLAN").expect("line")).collect();
     assert!(plan.iter().any(|l| l.contains("Index Scan")), "{plan:#?}");
     assert!(!plan.iter().any(|l| l.contains("Seq Scan")), "a sequential scan: {plan:#?}");
