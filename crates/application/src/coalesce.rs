@@ -14,7 +14,7 @@ use futures_util::future::BoxFuture;
 use roster_domain::{Namespace, User, UserId};
 use tokio::sync::oneshot;
 
-use crate::{BatchContextQuery, Clock, RepositoryError, UpsertContext, UpsertContextQuery, UserRepository};
+use crate::{BatchContextQuery, Clock, Report, RepositoryError, UpsertContext, UpsertContextQuery, UserRepository};
 
 type Waiter<Resp> = oneshot::Sender<Resp>;
 type Run<Req, Resp> = dyn Fn(Vec<Req>) -> BoxFuture<'static, Vec<Resp>> + Send + Sync;
@@ -168,7 +168,9 @@ async fn drive<Req, Resp>(shared: Arc<Shared<Req, Resp>>, mut batch: Vec<(Req, W
 /// Upserts' reads and writes, batched: see [`UpsertUser::coalescing`](crate::UpsertUser::coalescing).
 pub(crate) struct Coalesced {
     contexts: Batcher<(Namespace, UpsertContextQuery), Result<UpsertContext, RepositoryError>>,
-    saves: Batcher<(Namespace, User), Result<(), RepositoryError>>,
+    /// A user to write and the report to keep with it, if any; `true` when
+    /// the report was kept.
+    saves: Batcher<(Namespace, User, Option<Report>), Result<bool, RepositoryError>>,
 }
 
 /// Batches at most this many calls.
@@ -213,8 +215,15 @@ impl Coalesced {
         self.contexts.call((namespace.clone(), query.clone())).await.unwrap_or_else(|| Err(gone()))
     }
 
-    pub(crate) async fn save(&self, namespace: &Namespace, user: &User) -> Result<(), RepositoryError> {
-        self.saves.call((namespace.clone(), user.clone())).await.unwrap_or_else(|| Err(gone()))
+    /// Writes `user` and, where the repository can, keeps `report` in the
+    /// same transaction: `Ok(true)` when it did.
+    pub(crate) async fn save(
+        &self,
+        namespace: &Namespace,
+        user: &User,
+        report: Option<Report>,
+    ) -> Result<bool, RepositoryError> {
+        self.saves.call((namespace.clone(), user.clone(), report)).await.unwrap_or_else(|| Err(gone()))
     }
 }
 
@@ -264,13 +273,16 @@ async fn read(
 
 /// The saves in rounds — a user saved twice in one batch is saved in two
 /// rounds, in the order the calls came — and each round's users of one
-/// namespace with one `save_each` (a lone one with `save`).
+/// namespace written together: with their reports
+/// (`save_each_reporting`) when every one of them has one and the
+/// repository keeps them along, else with one `save_each` (a lone one
+/// with `save`).
 async fn write(
     repository: Arc<dyn UserRepository>,
     clock: Arc<dyn Clock>,
-    calls: Vec<(Namespace, User)>,
-) -> Vec<Result<(), RepositoryError>> {
-    let mut answers: Vec<Option<Result<(), RepositoryError>>> = calls.iter().map(|_| None).collect();
+    calls: Vec<(Namespace, User, Option<Report>)>,
+) -> Vec<Result<bool, RepositoryError>> {
+    let mut answers: Vec<Option<Result<bool, RepositoryError>>> = calls.iter().map(|_| None).collect();
     let mut pending: Vec<usize> = (0..calls.len()).collect();
     while !pending.is_empty() {
         let mut seen: HashSet<(&Namespace, &UserId)> = HashSet::new();
@@ -279,11 +291,23 @@ async fn write(
         let round_calls: Vec<(Namespace, ())> = round.iter().map(|&i| (calls[i].0.clone(), ())).collect();
         for (namespace, members) in by_namespace(&round_calls) {
             let positions: Vec<usize> = members.iter().map(|&m| round[m]).collect();
-            let results = if let [only] = positions[..] {
-                vec![repository.save(namespace, &calls[only].1, clock.now()).await]
-            } else {
-                let users: Vec<User> = positions.iter().map(|&i| calls[i].1.clone()).collect();
-                repository.save_each(namespace, &users, clock.now()).await
+            let users: Vec<User> = positions.iter().map(|&i| calls[i].1.clone()).collect();
+            let reports: Option<Vec<Report>> = positions.iter().map(|&i| calls[i].2.clone()).collect();
+            let reported = match &reports {
+                Some(reports) => repository.save_each_reporting(namespace, &users, reports, clock.now()).await,
+                None => None,
+            };
+            let results: Vec<Result<bool, RepositoryError>> = match reported {
+                Some(results) => results.into_iter().map(|r| r.map(|()| true)).collect(),
+                None if users.len() == 1 => {
+                    vec![repository.save(namespace, &users[0], clock.now()).await.map(|()| false)]
+                }
+                None => repository
+                    .save_each(namespace, &users, clock.now())
+                    .await
+                    .into_iter()
+                    .map(|r| r.map(|()| false))
+                    .collect(),
             };
             for (i, result) in positions.into_iter().zip(results) {
                 answers[i] = Some(result);
@@ -309,6 +333,9 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         saves: Mutex<Vec<Vec<(String, String)>>>,
+        /// Whether it keeps reports with its writes; the ids of those kept.
+        reporting: bool,
+        reported: Mutex<Vec<Vec<String>>>,
     }
 
     #[async_trait]
@@ -342,9 +369,63 @@ mod tests {
                 .map(|u| if u.profile.job_title.as_str() == "Loser" { Err(RepositoryError::Conflict) } else { Ok(()) })
                 .collect()
         }
+        async fn save_each_reporting(
+            &self,
+            namespace: &Namespace,
+            users: &[User],
+            reports: &[Report],
+            at: DateTime<Utc>,
+        ) -> Option<Vec<Result<(), RepositoryError>>> {
+            if !self.reporting {
+                return None;
+            }
+            let results = self.save_each(namespace, users, at).await;
+            let kept = reports.iter().zip(&results).filter(|(_, r)| r.is_ok()).map(|(k, _)| k.report_id.clone());
+            self.reported.lock().unwrap().push(kept.collect());
+            Some(results)
+        }
         async fn ping(&self) -> Result<(), RepositoryError> {
             Ok(())
         }
+    }
+
+    fn report(id: &str) -> Report {
+        let head = crate::report::RequestHead {
+            kind: crate::ReportKind::Single,
+            namespace: "acme",
+            commit: None,
+            force_commit: None,
+            default_commit: true,
+        };
+        Report::open(head, id.to_owned(), Utc::now()).0
+    }
+
+    #[tokio::test]
+    async fn reports_go_with_their_users_when_each_has_one_and_the_repository_keeps_them() {
+        let clock = Arc::new(FixedClock(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 4, 10, 0, 0).unwrap()));
+        let acme = Namespace::parse("acme").unwrap();
+        let repo = Arc::new(Recorder { reporting: true, ..Recorder::default() });
+        let calls = vec![
+            (acme.clone(), user("a", "First"), Some(report("r-a"))),
+            (acme.clone(), user("b", "Loser"), Some(report("r-b"))),
+        ];
+        let results = write(repo.clone(), clock.clone(), calls).await;
+        assert!(matches!(results[..], [Ok(true), Err(RepositoryError::Conflict)]), "{results:?}");
+        assert_eq!(*repo.reported.lock().unwrap(), vec![vec!["r-a".to_owned()]]);
+
+        // One call of the round without a report: the round is written
+        // without reports, and the caller keeps its own.
+        let calls = vec![(acme.clone(), user("c", "X"), None), (acme.clone(), user("d", "Y"), Some(report("r-d")))];
+        let results = write(repo.clone(), clock.clone(), calls).await;
+        assert!(matches!(results[..], [Ok(false), Ok(false)]), "{results:?}");
+        assert_eq!(repo.reported.lock().unwrap().len(), 1);
+        assert_eq!(repo.saves.lock().unwrap().len(), 2, "written all the same");
+
+        // A repository that does not keep reports along.
+        let plain = Arc::new(Recorder::default());
+        let results = write(plain.clone(), clock, vec![(acme.clone(), user("e", "Z"), Some(report("r-e")))]).await;
+        assert!(matches!(results[..], [Ok(false)]), "{results:?}");
+        assert_eq!(plain.saves.lock().unwrap().len(), 1);
     }
 
     fn user(id: &str, job: &str) -> User {
@@ -378,12 +459,12 @@ mod tests {
         let clock = Arc::new(FixedClock(chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 4, 10, 0, 0).unwrap()));
         let (acme, globex) = (Namespace::parse("acme").unwrap(), Namespace::parse("globex").unwrap());
         let calls = vec![
-            (acme.clone(), user("a", "First")),
-            (globex.clone(), user("a", "Other")),
-            (acme.clone(), user("b", "Loser")),
-            (acme.clone(), user("a", "Second")),
-            (acme.clone(), user("c", "Third")),
-            (acme.clone(), user("a", "Last")),
+            (acme.clone(), user("a", "First"), None),
+            (globex.clone(), user("a", "Other"), None),
+            (acme.clone(), user("b", "Loser"), None),
+            (acme.clone(), user("a", "Second"), None),
+            (acme.clone(), user("c", "Third"), None),
+            (acme.clone(), user("a", "Last"), None),
         ];
         let results = write(repo.clone(), clock, calls).await;
         let outcome: Vec<&str> = results.iter().map(|r| if r.is_ok() { "ok" } else { "conflict" }).collect();

@@ -32,7 +32,8 @@ macro_rules! report_store_contract_tests {
             a_chunk_commits_whole_or_not_at_all,
             a_chunk_commits_once_and_only_for_its_owner,
             stale_imports_are_taken_over_and_unfinished_uploads_dropped,
-            reports_are_kept_per_namespace
+            reports_are_kept_per_namespace,
+            reports_go_with_the_writes_of_their_users
         );
     };
     (@cases $fixture:expr; $($case:ident),+) => {
@@ -281,4 +282,55 @@ pub async fn reports_are_kept_per_namespace(store: Arc<dyn ReportStore>, _users:
     store.begin_import(&header("b3", "acme"), "p1").await.expect("acme is free after a discard");
     refused.report_id = "b3".into();
     store.refuse_import(&refused).await.expect("refuse");
+}
+
+/// `save_each_reporting`: a store that answers keeps each report if and
+/// only if its user was written — also when a unique index refused the
+/// writes together and they went one by one; a store that answers `None`
+/// wrote nothing.
+pub async fn reports_go_with_the_writes_of_their_users(store: Arc<dyn ReportStore>, users: Arc<dyn UserRepository>) {
+    let acme = ns("acme");
+    let single = |id: &str, user_id: &str| {
+        let users = vec![outcome(0, user_id, Action::Create)];
+        Report {
+            report_id: id.to_owned(),
+            namespace: "acme".to_owned(),
+            kind: ReportKind::Single,
+            status: ReportStatus::Completed,
+            commit: true,
+            force_commit: false,
+            created_at: t(1),
+            completed_at: Some(t(2)),
+            summary: Summary { received: 1, ..summary_of(&users) },
+            errors: Vec::new(),
+            users,
+        }
+    };
+    let id = |s: &str| UserId::parse(s).expect("id");
+    let (a, b) = (sample_user("a-1", Some("a@example.com"), &["g-a"], &[]), sample_user("b-1", None, &["g-b"], &[]));
+    let reports = [single("r-a", "a-1"), single("r-b", "b-1")];
+    let Some(results) = users.save_each_reporting(&acme, &[a.clone(), b.clone()], &reports, t(1)).await else {
+        assert_eq!(users.find(&acme, &id("a-1")).await.expect("find"), None, "None, and nothing written");
+        assert_eq!(store.report(&acme, "r-a", true).await.expect("report"), None);
+        return;
+    };
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(users.find(&acme, &id("a-1")).await.expect("find"), Some(a));
+    assert_eq!(users.find(&acme, &id("b-1")).await.expect("find"), Some(b));
+    for report in &reports {
+        assert_eq!(store.report(&acme, &report.report_id, true).await.expect("report"), Some(report.clone()));
+    }
+
+    // c-1 wants the email a-1 holds: the writes together are refused, then
+    // made one by one; only d-1 and its report are kept.
+    let c = sample_user("c-1", Some("a@example.com"), &["g-c"], &[]);
+    let d = sample_user("d-1", Some("d@example.com"), &["g-d"], &[]);
+    let reports = [single("r-c", "c-1"), single("r-d", "d-1")];
+    let results = users.save_each_reporting(&acme, &[c, d.clone()], &reports, t(3)).await.expect("answers again");
+    assert!(matches!(results[0], Err(RepositoryError::Conflict)), "{results:?}");
+    assert!(results[1].is_ok(), "{results:?}");
+    assert_eq!(users.find(&acme, &id("c-1")).await.expect("find"), None);
+    assert_eq!(users.find(&acme, &id("d-1")).await.expect("find"), Some(d));
+    assert_eq!(store.report(&acme, "r-c", true).await.expect("report"), None, "the loser's report is not kept");
+    assert_eq!(store.report(&acme, "r-d", true).await.expect("report"), Some(reports[1].clone()));
 }

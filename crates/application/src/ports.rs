@@ -183,6 +183,23 @@ pub trait UserRepository: Send + Sync + 'static {
         results
     }
 
+    /// [`save_each`](Self::save_each), keeping `reports[i]` — the report
+    /// answered for `users[i]` if it is written — in the same transaction as
+    /// that user, so a kept report is one whose write committed, with one
+    /// commit for both. For a store that also is the
+    /// [`ReportStore`](crate::ReportStore) of the upserts. `None` (the
+    /// default): this store does not keep reports along, nothing was
+    /// written, and the caller saves and keeps them apart.
+    async fn save_each_reporting(
+        &self,
+        _namespace: &Namespace,
+        _users: &[User],
+        _reports: &[crate::Report],
+        _at: DateTime<Utc>,
+    ) -> Option<Vec<Result<(), RepositoryError>>> {
+        None
+    }
+
     /// `Ok` when the store answers.
     async fn ping(&self) -> Result<(), RepositoryError>;
 }

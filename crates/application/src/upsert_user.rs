@@ -48,11 +48,13 @@ pub struct UpsertUser {
     ids: Arc<dyn IdGenerator>,
     reports: Option<KeepReports>,
     coalesced: Option<Coalesced>,
+    /// Reports of written users kept in the users' own transactions.
+    reports_with_users: bool,
 }
 
 impl UpsertUser {
     pub fn new(repository: Arc<dyn UserRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdGenerator>) -> Self {
-        UpsertUser { repository, clock, ids, reports: None, coalesced: None }
+        UpsertUser { repository, clock, ids, reports: None, coalesced: None, reports_with_users: false }
     }
 
     /// Keeps every report of a valid namespace, so `GET
@@ -75,6 +77,19 @@ impl UpsertUser {
         self
     }
 
+    /// With [`coalescing`](Self::coalescing), for a repository that is
+    /// also the [`ReportStore`](crate::ReportStore) the reports are kept
+    /// in: the report of a user about to be written goes with its write
+    /// ([`UserRepository::save_each_reporting`]) — kept if and only if the
+    /// write commits, with one commit for both and no round trip of its
+    /// own. Reports of requests that write nothing (dry runs, invalid users)
+    /// are kept as before, and so are all of them on a repository that
+    /// answers `None`.
+    pub fn reports_with_users(mut self) -> Self {
+        self.reports_with_users = true;
+        self
+    }
+
     async fn context(
         &self,
         namespace: &Namespace,
@@ -86,10 +101,17 @@ impl UpsertUser {
         }
     }
 
-    async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
+    /// Writes `user`; `Ok(true)` when `report` was kept with it.
+    async fn save(
+        &self,
+        namespace: &Namespace,
+        user: &User,
+        at: DateTime<Utc>,
+        report: Option<&Report>,
+    ) -> Result<bool, RepositoryError> {
         match &self.coalesced {
-            Some(coalesced) => coalesced.save(namespace, user).await,
-            None => self.repository.save(namespace, user, at).await,
+            Some(coalesced) => coalesced.save(namespace, user, report.cloned()).await,
+            None => self.repository.save(namespace, user, at).await.map(|()| false),
         }
     }
 
@@ -131,7 +153,11 @@ impl UpsertUser {
         };
 
         report.summary.received = 1;
-        let outcome = self.upsert(namespace, &raw, report.commit, report.force_commit).await?;
+        let (outcome, kept) = self.upsert(namespace, &raw, &report).await?;
+        if let Some(kept) = kept {
+            // Kept with the user's write: the answer as written.
+            return Ok(kept);
+        }
         report.users.push(outcome);
         report.finish(self.clock.now());
         self.keep(&report).await;
@@ -148,13 +174,15 @@ impl UpsertUser {
         }
     }
 
+    /// The user's outcome and, when its report (`open` with that outcome,
+    /// finished) was kept with its write, that report.
     async fn upsert(
         &self,
         namespace: &Namespace,
         raw: &RawValue,
-        commit: bool,
-        force_commit: bool,
-    ) -> Result<UserOutcome, UpsertError> {
+        open: &Report,
+    ) -> Result<(UserOutcome, Option<Report>), UpsertError> {
+        let (commit, force_commit) = (open.commit, open.force_commit);
         let parsed = parse_user(raw);
         let mut outcome = UserOutcome {
             index: 0,
@@ -169,7 +197,7 @@ impl UpsertUser {
         outcome.errors = parse_errors;
         outcome.warnings = parse_warnings;
         let Some(draft) = parsed.draft else {
-            return Ok(outcome);
+            return Ok((outcome, None));
         };
 
         let query = Plan::context_query(&draft);
@@ -181,41 +209,50 @@ impl UpsertUser {
             let now = self.clock.now();
             let plan = plan_upsert(draft, &context, now.date_naive());
             let write = commit && plan.errors.is_empty() && (plan.action != Action::Unchanged || force_commit);
-            let persisted = match (plan.user, write) {
-                (Some(user), true) => match self.save(namespace, &user, now).await {
-                    Ok(()) => true,
-                    // Another writer took the email or an identity between
-                    // our read and our write: plan again against what is
-                    // stored now, which names the winner.
-                    Err(RepositoryError::Conflict) if attempt < SAVE_ATTEMPTS => {
-                        draft = UserDraft {
-                            user_id: user.user_id,
-                            profile: user.profile,
-                            activation_date: sent_dates.0,
-                            deactivation_date: sent_dates.1,
-                        };
-                        continue;
-                    }
-                    Err(RepositoryError::Conflict) => {
-                        outcome.errors.push(Issue::new(
-                            "userId",
-                            IssueCode::Conflict,
-                            "the user's email or a telephony identity was being taken by another user at the same time; try again",
-                        ));
-                        outcome.warnings.extend(plan.warnings);
-                        return Ok(outcome);
-                    }
-                    Err(e) => return Err(UpsertError::Unavailable(e)),
-                },
-                _ => false,
+            let decided = |persisted: bool| {
+                let mut decided = outcome.clone();
+                decided.action = plan.action;
+                decided.changed_fields = plan.changed_fields.clone();
+                decided.errors.extend(plan.errors.iter().cloned());
+                decided.warnings.extend(plan.warnings.iter().cloned());
+                decided.persisted = persisted;
+                decided
             };
-            outcome.action = plan.action;
-            outcome.changed_fields = plan.changed_fields;
-            outcome.errors.extend(plan.errors);
-            outcome.warnings.extend(plan.warnings);
-            outcome.persisted = persisted;
-            break;
+            let Some(user) = plan.user.filter(|_| write) else {
+                return Ok((decided(false), None));
+            };
+            // The report this write answers, to be kept with it.
+            let answer = (self.reports_with_users && self.reports.is_some()).then(|| {
+                let mut answer = open.clone();
+                answer.users.push(decided(true));
+                answer.finish(self.clock.now());
+                answer
+            });
+            match self.save(namespace, &user, now, answer.as_ref()).await {
+                Ok(kept) => return Ok((decided(true), answer.filter(|_| kept))),
+                // Another writer took the email or an identity between
+                // our read and our write: plan again against what is
+                // stored now, which names the winner.
+                Err(RepositoryError::Conflict) if attempt < SAVE_ATTEMPTS => {
+                    draft = UserDraft {
+                        user_id: user.user_id,
+                        profile: user.profile,
+                        activation_date: sent_dates.0,
+                        deactivation_date: sent_dates.1,
+                    };
+                }
+                Err(RepositoryError::Conflict) => {
+                    outcome.errors.push(Issue::new(
+                        "userId",
+                        IssueCode::Conflict,
+                        "the user's email or a telephony identity was being taken by another user at the same time; try again",
+                    ));
+                    outcome.warnings.extend(plan.warnings);
+                    return Ok((outcome, None));
+                }
+                Err(e) => return Err(UpsertError::Unavailable(e)),
+            }
         }
-        Ok(outcome)
+        Ok((outcome, None))
     }
 }

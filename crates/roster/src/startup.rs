@@ -176,7 +176,9 @@ impl Application {
         let mut upsert_user = UpsertUser::new(repository.clone(), clock, Arc::new(UuidV7Ids))
             .keeping_reports(KeepReports::start(stores.reports.clone()));
         if stores.coalesce {
-            upsert_user = upsert_user.coalescing();
+            // `stores.users` is also `stores.reports` (one SeaORM store):
+            // a written user's report goes in the user's transaction.
+            upsert_user = upsert_user.coalescing().reports_with_users();
         }
         let state = AppState {
             upsert_user,

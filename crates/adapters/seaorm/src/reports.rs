@@ -143,6 +143,43 @@ fn postgres_report_statement(reports: &[Report]) -> Result<sea_orm::Statement, D
          FROM json_populate_recordset(NULL::reports, $1::json) RETURNING 1) \
          INSERT INTO report_chunks (report_id, chunk, outcomes) \
          SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, $2::json)";
+    let [rows, chunks] = postgres_report_values(reports)?;
+    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into(), chunks.into()]))
+}
+
+/// PostgreSQL: `save` (one statement writing users, its parameters `$1` …
+/// `$n`) that also keeps `reports`, in the same statement — one implicit
+/// transaction, one round trip, one commit: the reports are inserted by
+/// two data-modifying `WITH` queries (`$n+1`, `$n+2`, as in
+/// [`postgres_report_statement`]), which run whatever the main query
+/// returns, and a failing write leaves none of them.
+pub(crate) fn postgres_saving_with_reports(
+    save: sea_orm::Statement,
+    reports: &[Report],
+) -> Result<sea_orm::Statement, DbErr> {
+    let mut values = save.values.map(|v| v.0).unwrap_or_default();
+    let (r, c) = (values.len() + 1, values.len() + 2);
+    let sql = format!(
+        "WITH kept AS (INSERT INTO reports (report_id, namespace, kind, status, is_commit, \
+         is_force_commit, created_at_ms, completed_at_ms, received, processed, valid, invalid, created, updated, \
+         unchanged, persisted, errors) \
+         SELECT report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, completed_at_ms, \
+         received, processed, valid, invalid, created, updated, unchanged, persisted, errors \
+         FROM json_populate_recordset(NULL::reports, ${r}::json) RETURNING 1), \
+         chunks AS (INSERT INTO report_chunks (report_id, chunk, outcomes) \
+         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, ${c}::json) RETURNING 1) \
+         {}",
+        save.sql
+    );
+    let [rows, chunks] = postgres_report_values(reports)?;
+    values.push(rows.into());
+    values.push(chunks.into());
+    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
+}
+
+/// The reports and their outcomes as JSON arrays of `reports` and
+/// `report_chunks` rows.
+fn postgres_report_values(reports: &[Report]) -> Result<[String; 2], DbErr> {
     fn text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, DbErr> {
         serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))
     }
@@ -176,11 +213,11 @@ fn postgres_report_statement(reports: &[Report]) -> Result<sea_orm::Statement, D
             chunks.push(serde_json::json!({ "report_id": r.report_id, "chunk": 0, "outcomes": text(&r.users)? }));
         }
     }
-    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, SQL, [text(&rows)?.into(), text(&chunks)?.into()]))
+    Ok([text(&rows)?, text(&chunks)?])
 }
 
 /// Keeps finished reports inside `txn`.
-async fn insert_reports(txn: &DatabaseTransaction, reports: &[Report]) -> Result<(), DbErr> {
+pub(crate) async fn insert_reports(txn: &DatabaseTransaction, reports: &[Report]) -> Result<(), DbErr> {
     for statement in report_statements(txn.get_database_backend(), reports)? {
         txn.execute_raw(statement).await?;
     }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use roster_application::{
-    BatchContext, BatchContextQuery, RepositoryError, UpsertContext, UpsertContextQuery, UserRef, UserRepository,
+    BatchContext, BatchContextQuery, Report, ReportStore, RepositoryError, UpsertContext, UpsertContextQuery, UserRef,
+    UserRepository,
 };
 use roster_domain::{Namespace, User, UserId};
 use sea_orm::sea_query::OnConflict;
@@ -206,21 +207,100 @@ impl SeaOrmUserRepository {
 }
 
 impl SeaOrmUserRepository {
-    /// `users` (distinct ids) written whole in one transaction, or nothing.
-    async fn save_together(&self, namespace: &str, users: &[User], at: DateTime<Utc>) -> Result<(), DbErr> {
+    /// `users` (distinct ids) written whole and `reports` (maybe none)
+    /// kept, in one transaction, or nothing.
+    async fn save_together(
+        &self,
+        namespace: &str,
+        users: &[User],
+        reports: &[Report],
+        at: DateTime<Utc>,
+    ) -> Result<(), DbErr> {
         if self.db.get_database_backend() == DbBackend::Postgres {
             // One statement: its own transaction.
-            let statement = crate::batch::postgres_save_users(namespace, users, at)?;
+            let save = match users {
+                [one] => postgres::save_statement(&rows::to_rows(namespace, one, at)),
+                _ => crate::batch::postgres_save_users(namespace, users, at)?,
+            };
+            let statement =
+                if reports.is_empty() { save } else { crate::reports::postgres_saving_with_reports(save, reports)? };
             return self.db.execute_raw(statement).await.map(|_| ());
         }
         let txn = self.begin_transaction().await?;
-        match crate::batch::write_users(&txn, namespace, users, at).await {
+        let written = async {
+            match users {
+                [one] => write_user(&txn, namespace, one.user_id.as_str(), rows::to_rows(namespace, one, at)).await?,
+                _ => crate::batch::write_users(&txn, namespace, users, at).await?,
+            }
+            crate::reports::insert_reports(&txn, reports).await
+        }
+        .await;
+        match written {
             Ok(()) => txn.commit().await,
             Err(e) => {
                 if let Err(rollback) = txn.rollback().await {
                     tracing::warn!(error = %rollback, "rollback failed");
                 }
                 Err(e)
+            }
+        }
+    }
+
+    /// `save_each`, keeping `reports` (none, or one per user) along: one
+    /// transaction for all; if a unique index refuses it (a value taken by
+    /// another writer, or by a user of this batch not yet released), the
+    /// users one by one — only the losers fail — and then the reports of
+    /// those written. On a task of its own, as `save`.
+    async fn save_many(
+        &self,
+        namespace: &Namespace,
+        users: &[User],
+        reports: Vec<Report>,
+        at: DateTime<Utc>,
+    ) -> Vec<Result<(), RepositoryError>> {
+        let this = self.clone();
+        let count = users.len();
+        let (ns, users) = (namespace.clone(), users.to_vec());
+        let save = tokio::spawn(async move {
+            let together = {
+                let _writer = match &this.sqlite_writer {
+                    Some(lock) => Some(lock.lock().await),
+                    None => None,
+                };
+                with_retries("save_each", || this.save_together(ns.as_str(), &users, &reports, at)).await
+            };
+            match together.map_err(to_repository_error) {
+                Ok(()) => users.iter().map(|_| Ok(())).collect(),
+                Err(RepositoryError::Unavailable(e)) => {
+                    let e = RepositoryError::Unavailable(e);
+                    users.iter().map(|_| Err(e.shared())).collect()
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "saving users together was refused; saving them one by one");
+                    let mut results = Vec::with_capacity(users.len());
+                    for user in &users {
+                        results.push(this.save(&ns, user, at).await);
+                    }
+                    let written: Vec<Report> = reports
+                        .iter()
+                        .zip(&results)
+                        .filter(|(_, result)| result.is_ok())
+                        .map(|(report, _)| report.clone())
+                        .collect();
+                    if !written.is_empty()
+                        && let Err(e) = ReportStore::keep_reports(&this, &written).await
+                    {
+                        tracing::warn!(error = %e, count = written.len(), "users written, but their reports could not be kept");
+                    }
+                    results
+                }
+            }
+        });
+        match save.await {
+            Ok(results) => results,
+            Err(panicked) => {
+                let e = RepositoryError::Internal(Box::new(panicked));
+                (0..count).map(|_| Err(e.shared())).collect()
             }
         }
     }
@@ -374,48 +454,27 @@ impl UserRepository for SeaOrmUserRepository {
         at: DateTime<Utc>,
     ) -> Vec<Result<(), RepositoryError>> {
         match users {
-            [] => return Vec::new(),
-            [one] => return vec![self.save(namespace, one, at).await],
-            _ => {}
+            [] => Vec::new(),
+            [one] => vec![self.save(namespace, one, at).await],
+            _ => self.save_many(namespace, users, Vec::new(), at).await,
         }
-        // On a task of its own, as `save`.
-        let this = self.clone();
-        let count = users.len();
-        let (ns, users) = (namespace.clone(), users.to_vec());
-        let save = tokio::spawn(async move {
-            let together = {
-                let _writer = match &this.sqlite_writer {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                with_retries("save_each", || this.save_together(ns.as_str(), &users, at)).await
-            };
-            match together.map_err(to_repository_error) {
-                Ok(()) => users.iter().map(|_| Ok(())).collect(),
-                Err(RepositoryError::Unavailable(e)) => {
-                    let e = RepositoryError::Unavailable(e);
-                    users.iter().map(|_| Err(e.shared())).collect()
-                }
-                // A unique index refused one of them (taken by another
-                // writer, or by a user of this batch not yet released):
-                // each on its own, so only the losers fail.
-                Err(e) => {
-                    tracing::debug!(error = %e, "saving users together was refused; saving them one by one");
-                    let mut results = Vec::with_capacity(users.len());
-                    for user in &users {
-                        results.push(this.save(&ns, user, at).await);
-                    }
-                    results
-                }
-            }
-        });
-        match save.await {
-            Ok(results) => results,
-            Err(panicked) => {
-                let e = RepositoryError::Internal(Box::new(panicked));
-                (0..count).map(|_| Err(e.shared())).collect()
-            }
+    }
+
+    #[tracing::instrument(skip_all, fields(users = users.len()))]
+    async fn save_each_reporting(
+        &self,
+        namespace: &Namespace,
+        users: &[User],
+        reports: &[Report],
+        at: DateTime<Utc>,
+    ) -> Option<Vec<Result<(), RepositoryError>>> {
+        if users.len() != reports.len() {
+            return None;
         }
+        if users.is_empty() {
+            return Some(Vec::new());
+        }
+        Some(self.save_many(namespace, users, reports.to_vec(), at).await)
     }
 
     #[tracing::instrument(skip(self), err)]
