@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::coalesce::Batcher;
+use crate::coalesce::{Batcher, Slots};
 use crate::{Report, ReportStore};
 
 /// How many reports one write keeps at most.
@@ -20,7 +20,7 @@ pub struct KeepReports {
 
 impl KeepReports {
     pub fn start(store: Arc<dyn ReportStore>) -> Self {
-        let batcher = Batcher::new("reports", 1, BATCH, move |reports: Vec<Report>| {
+        let batcher = Batcher::new("reports", Slots::fixed(1), BATCH, move |reports: Vec<Report>| {
             let store = store.clone();
             async move {
                 let kept = match store.keep_reports(&reports).await {
