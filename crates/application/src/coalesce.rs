@@ -26,7 +26,8 @@ type Run<Req, Resp> = dyn Fn(Vec<Req>) -> BoxFuture<'static, Vec<Resp>> + Send +
 /// So batches grow with the load, by themselves. And when `slots.extra_at`
 /// calls are waiting, up to `slots.extra` more batches start at once with
 /// them: large enough to be worth it, they keep the store busy while the
-/// others wait on it (a commit's flush, a round trip).
+/// others wait on it (a commit's flush, a round trip). Like the others, a
+/// batch's task then goes on with the calls waiting when it ends.
 pub(crate) struct Batcher<Req, Resp> {
     shared: Arc<Shared<Req, Resp>>,
 }
@@ -38,6 +39,7 @@ pub(crate) struct Slots {
     pub steady: usize,
     /// Batches more, each started when `extra_at` calls are waiting.
     pub extra: usize,
+    /// How many calls waiting start an extra batch.
     pub extra_at: usize,
 }
 
