@@ -355,7 +355,6 @@ mod tests {
 
     use async_trait::async_trait;
     use chrono::{DateTime, Utc};
-    use roster_domain::{RawValue, parse_user};
 
     use super::*;
     use crate::{BatchContext, FixedClock};
@@ -459,29 +458,9 @@ mod tests {
         assert_eq!(plain.saves.lock().unwrap().len(), 1);
     }
 
+    /// A valid user whose job title tells the calls apart.
     fn user(id: &str, job: &str) -> User {
-        let s = |v: &str| RawValue::String(v.into());
-        let raw = RawValue::Object(vec![
-            ("userId".into(), s(id)),
-            ("firstName".into(), s("Ann")),
-            ("lastName".into(), s("Lee")),
-            ("jobTitle".into(), s(job)),
-            ("status".into(), s("Active")),
-            ("organization".into(), s("Acme")),
-            ("contactCenter".into(), s("North")),
-            ("site".into(), s("Oslo")),
-            ("roles".into(), RawValue::Array(vec![s("Agent")])),
-            (
-                "telephonyConfigurations".into(),
-                RawValue::Array(vec![RawValue::Object(vec![
-                    ("platform".into(), s("Genesys")),
-                    ("agentId".into(), s(id)),
-                ])]),
-            ),
-        ]);
-        let draft = parse_user(&raw).draft.expect("valid");
-        let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 4).expect("date");
-        crate::plan_upsert(draft, &UpsertContext::default(), today).user.expect("planned")
+        crate::contract::sample_user(id, None, &[id], &[("jobTitle", job)])
     }
 
     #[tokio::test]
@@ -585,14 +564,17 @@ mod tests {
         });
     }
 
-    #[tokio::test]
-    async fn enough_calls_waiting_start_an_extra_batch_at_once() {
-        let sizes = Arc::new(Mutex::new(Vec::new()));
+    /// The batches run, in order.
+    type Sizes = Arc<Mutex<Vec<Vec<u32>>>>;
+
+    /// A batcher answering `n` with `n * 10`, each batch recorded in the
+    /// sizes and then held until the semaphore gives it a permit.
+    fn gated(slots: Slots, max: usize) -> (Batcher<u32, u32>, Sizes, Arc<tokio::sync::Semaphore>) {
+        let sizes: Sizes = Arc::default();
         let gate = Arc::new(tokio::sync::Semaphore::new(0));
         let batcher = {
             let (sizes, gate) = (sizes.clone(), gate.clone());
-            let slots = Slots { steady: 1, extra: 1, extra_at: 3 };
-            Batcher::new("test", slots, 10, move |batch: Vec<u32>| {
+            Batcher::new("test", slots, max, move |batch: Vec<u32>| {
                 let (sizes, gate) = (sizes.clone(), gate.clone());
                 async move {
                     sizes.lock().unwrap().push(batch.clone());
@@ -601,6 +583,12 @@ mod tests {
                 }
             })
         };
+        (batcher, sizes, gate)
+    }
+
+    #[tokio::test]
+    async fn enough_calls_waiting_start_an_extra_batch_at_once() {
+        let (batcher, sizes, gate) = gated(Slots { steady: 1, extra: 1, extra_at: 3 }, 10);
         let waiting = |b: &Batcher<u32, u32>| b.shared.state.lock().unwrap().waiting.len();
         let mut calls = Vec::new();
         for n in 1..=5 {
@@ -633,19 +621,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_finding_a_slot_free_runs_at_once_and_later_ones_wait_for_the_next_batch() {
-        let sizes = Arc::new(Mutex::new(Vec::new()));
-        let gate = Arc::new(tokio::sync::Semaphore::new(0));
-        let batcher = {
-            let (sizes, gate) = (sizes.clone(), gate.clone());
-            Batcher::new("test", Slots::fixed(1), 3, move |batch: Vec<u32>| {
-                let (sizes, gate) = (sizes.clone(), gate.clone());
-                async move {
-                    sizes.lock().unwrap().push(batch.clone());
-                    gate.acquire().await.expect("gate").forget();
-                    batch.iter().map(|n| n * 10).collect::<Vec<u32>>()
-                }
-            })
-        };
+        let (batcher, sizes, gate) = gated(Slots::fixed(1), 3);
         let first = tokio::spawn({
             let b = batcher.clone();
             async move { b.call(1).await }

@@ -231,23 +231,26 @@ pub async fn stale_imports_are_taken_over_and_unfinished_uploads_dropped(
     store.begin_import(&header("r3", "globex"), "p2").await.expect("globex is free");
 }
 
+/// A completed single-user report of `user`, sent with `(commit, forceCommit)`.
+fn single(id: &str, namespace: &str, user: UserOutcome, (commit, force_commit): (bool, bool)) -> Report {
+    let users = vec![user];
+    Report {
+        report_id: id.to_owned(),
+        namespace: namespace.to_owned(),
+        kind: ReportKind::Single,
+        status: ReportStatus::Completed,
+        commit,
+        force_commit,
+        created_at: t(1),
+        completed_at: Some(t(2)),
+        summary: Summary { received: 1, ..summary_of(&users) },
+        errors: Vec::new(),
+        users,
+    }
+}
+
 pub async fn reports_are_kept_per_namespace(store: Arc<dyn ReportStore>, _users: Arc<dyn UserRepository>) {
-    let single = |id: &str, namespace: &str| {
-        let users = vec![outcome(0, "u0", Action::Update)];
-        Report {
-            report_id: id.to_owned(),
-            namespace: namespace.to_owned(),
-            kind: ReportKind::Single,
-            status: ReportStatus::Completed,
-            commit: false,
-            force_commit: true,
-            created_at: t(1),
-            completed_at: Some(t(2)),
-            summary: Summary { received: 1, ..summary_of(&users) },
-            errors: Vec::new(),
-            users,
-        }
-    };
+    let single = |id: &str, namespace: &str| single(id, namespace, outcome(0, "u0", Action::Update), (false, true));
     let reports = [single("s1", "acme"), single("s2", "acme"), single("s3", "globex")];
     store.keep_reports(&reports).await.expect("keep");
     assert_eq!(store.report(&ns("acme"), "s1", true).await.expect("report"), Some(reports[0].clone()));
@@ -290,22 +293,7 @@ pub async fn reports_are_kept_per_namespace(store: Arc<dyn ReportStore>, _users:
 /// wrote nothing.
 pub async fn reports_go_with_the_writes_of_their_users(store: Arc<dyn ReportStore>, users: Arc<dyn UserRepository>) {
     let acme = ns("acme");
-    let single = |id: &str, user_id: &str| {
-        let users = vec![outcome(0, user_id, Action::Create)];
-        Report {
-            report_id: id.to_owned(),
-            namespace: "acme".to_owned(),
-            kind: ReportKind::Single,
-            status: ReportStatus::Completed,
-            commit: true,
-            force_commit: false,
-            created_at: t(1),
-            completed_at: Some(t(2)),
-            summary: Summary { received: 1, ..summary_of(&users) },
-            errors: Vec::new(),
-            users,
-        }
-    };
+    let single = |id: &str, user_id: &str| single(id, "acme", outcome(0, user_id, Action::Create), (true, false));
     let id = |s: &str| UserId::parse(s).expect("id");
     let (a, b) = (sample_user("a-1", Some("a@example.com"), &["g-a"], &[]), sample_user("b-1", None, &["g-b"], &[]));
     let reports = [single("r-a", "a-1"), single("r-b", "b-1")];

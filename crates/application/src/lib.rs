@@ -16,7 +16,7 @@ mod readiness;
 mod report;
 mod upsert_user;
 
-#[cfg(feature = "contract-tests")]
+#[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
 
 pub use bulk::{

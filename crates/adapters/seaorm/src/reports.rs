@@ -130,47 +130,43 @@ fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_o
     Ok(statements)
 }
 
-/// PostgreSQL: the reports and their outcomes as two JSON parameters of one
-/// statement of fixed text — prepared once per connection, whatever the
-/// number of reports, where a `VALUES` list of 17 parameters a report was
-/// parsed and planned anew for each size of batch.
-fn postgres_report_statement(reports: &[Report]) -> Result<sea_orm::Statement, DbErr> {
-    const SQL: &str = "WITH kept AS (INSERT INTO reports (report_id, namespace, kind, status, is_commit, \
-         is_force_commit, created_at_ms, completed_at_ms, received, processed, valid, invalid, created, updated, \
-         unchanged, persisted, errors) \
-         SELECT report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, completed_at_ms, \
-         received, processed, valid, invalid, created, updated, unchanged, persisted, errors \
-         FROM json_populate_recordset(NULL::reports, $1::json) RETURNING 1) \
-         INSERT INTO report_chunks (report_id, chunk, outcomes) \
-         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, $2::json)";
-    let [rows, chunks] = postgres_report_values(reports)?;
-    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, SQL, [rows.into(), chunks.into()]))
-}
-
-/// PostgreSQL: `save` (one statement writing users, its parameters `$1` …
-/// `$n`) that also keeps `reports`, in the same statement — one implicit
-/// transaction, one round trip, one commit: the reports are inserted by
-/// two data-modifying `WITH` queries (`$n+1`, `$n+2`, as in
-/// [`postgres_report_statement`]), which run whatever the main query
-/// returns, and a failing write leaves none of them.
-pub(crate) fn postgres_saving_with_reports(
-    save: sea_orm::Statement,
-    reports: &[Report],
-) -> Result<sea_orm::Statement, DbErr> {
-    let mut values = save.values.map(|v| v.0).unwrap_or_default();
-    let (r, c) = (values.len() + 1, values.len() + 2);
-    let sql = format!(
-        "WITH kept AS (INSERT INTO reports (report_id, namespace, kind, status, is_commit, \
+/// PostgreSQL: the two data-modifying `WITH` queries keeping reports and
+/// their outcomes, given as JSON parameters `$first` and `$first + 1`
+/// (see [`postgres_report_values`]): fixed text, so one statement prepared
+/// once per connection whatever the number of reports, where a `VALUES`
+/// list of 17 parameters a report was parsed and planned anew for each size
+/// of batch. They run whatever the statement's main query returns.
+fn postgres_report_inserts(first: usize) -> String {
+    let (r, c) = (first, first + 1);
+    format!(
+        "kept AS (INSERT INTO reports (report_id, namespace, kind, status, is_commit, \
          is_force_commit, created_at_ms, completed_at_ms, received, processed, valid, invalid, created, updated, \
          unchanged, persisted, errors) \
          SELECT report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, completed_at_ms, \
          received, processed, valid, invalid, created, updated, unchanged, persisted, errors \
          FROM json_populate_recordset(NULL::reports, ${r}::json) RETURNING 1), \
          chunks AS (INSERT INTO report_chunks (report_id, chunk, outcomes) \
-         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, ${c}::json) RETURNING 1) \
-         {}",
-        save.sql
-    );
+         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, ${c}::json) RETURNING 1)"
+    )
+}
+
+/// PostgreSQL: one statement keeping `reports`, atomic.
+fn postgres_report_statement(reports: &[Report]) -> Result<sea_orm::Statement, DbErr> {
+    let sql = format!("WITH {} SELECT 1", postgres_report_inserts(1));
+    let [rows, chunks] = postgres_report_values(reports)?;
+    Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, [rows.into(), chunks.into()]))
+}
+
+/// PostgreSQL: `save` (one statement writing users, its parameters `$1` …
+/// `$n`) that also keeps `reports`, in the same statement — one implicit
+/// transaction, one round trip, one commit; a failing write leaves none of
+/// them.
+pub(crate) fn postgres_saving_with_reports(
+    save: sea_orm::Statement,
+    reports: &[Report],
+) -> Result<sea_orm::Statement, DbErr> {
+    let mut values = save.values.map(|v| v.0).unwrap_or_default();
+    let sql = format!("WITH {} {}", postgres_report_inserts(values.len() + 1), save.sql);
     let [rows, chunks] = postgres_report_values(reports)?;
     values.push(rows.into());
     values.push(chunks.into());

@@ -186,27 +186,6 @@ pub(crate) async fn write_user(
 }
 
 impl SeaOrmUserRepository {
-    /// One attempt at saving: one transaction, committed whole or rolled
-    /// back.
-    async fn save_once(&self, namespace: &str, user_id: &str, rows: UserRows) -> Result<(), DbErr> {
-        if self.db.get_database_backend() == DbBackend::Postgres {
-            // One statement: its own transaction.
-            return self.db.execute_raw(postgres::save_statement(&rows)).await.map(|_| ());
-        }
-        let txn = self.begin_transaction().await?;
-        match write_user(&txn, namespace, user_id, rows).await {
-            Ok(()) => txn.commit().await,
-            Err(e) => {
-                if let Err(rollback) = txn.rollback().await {
-                    tracing::warn!(error = %rollback, "rollback failed");
-                }
-                Err(e)
-            }
-        }
-    }
-}
-
-impl SeaOrmUserRepository {
     /// `users` (distinct ids) written whole and `reports` (maybe none)
     /// kept, in one transaction, or nothing.
     async fn save_together(
@@ -428,17 +407,13 @@ impl UserRepository for SeaOrmUserRepository {
         // transaction still ends — committed or rolled back — instead of
         // being abandoned on a pooled connection with its locks held.
         let this = self.clone();
-        let (ns, id) = (namespace.as_str().to_owned(), user.user_id.as_str().to_owned());
-        let rows_of = {
-            let (ns, user) = (ns.clone(), user.clone());
-            move || rows::to_rows(&ns, &user, at)
-        };
+        let (ns, user) = (namespace.as_str().to_owned(), user.clone());
         let save = tokio::spawn(async move {
             let _writer = match &this.sqlite_writer {
                 Some(lock) => Some(lock.lock().await),
                 None => None,
             };
-            with_retries("save", || this.save_once(&ns, &id, rows_of())).await
+            with_retries("save", || this.save_together(&ns, std::slice::from_ref(&user), &[], at)).await
         });
         match save.await {
             Ok(result) => result.map_err(to_repository_error),
