@@ -20,6 +20,7 @@ mod m20261204_100500_key_first_unique_indexes;
 mod m20261204_100600_create_auth;
 mod m20261205_100000_create_reports;
 mod m20261205_110000_postgres_save_users;
+mod m20261205_120000_roles_teams_in_users;
 
 /// Every migration of roster's schema, in order.
 pub struct Migrator;
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_100600_create_auth::Migration),
             Box::new(m20261205_100000_create_reports::Migration),
             Box::new(m20261205_110000_postgres_save_users::Migration),
+            Box::new(m20261205_120000_roles_teams_in_users::Migration),
         ]
     }
 }

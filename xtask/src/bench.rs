@@ -104,8 +104,9 @@ end
 "#;
 
 /// pgbench's table: the shape of roster's `users` (migrations/src), with the
-/// roles, teams and telephony configurations roster keeps in three more
-/// tables in one `jsonb` column, so a user is one row.
+/// roles, teams and telephony configurations (which roster keeps in two
+/// text columns and the `user_telephony` table) in one `jsonb` column, so a
+/// user is one row.
 const PGBENCH_TABLE: &str = "
 CREATE TABLE pgbench_upsert (
   namespace varchar(64) NOT NULL,

@@ -53,10 +53,10 @@
 //! keys, unique indexes and foreign keys). From the same generated users the
 //! bench writes one text-format file per table — `users` (with
 //! `email_norm` lower-cased, `created_at` = `updated_at` = the server's
-//! `now()`), `user_roles`, `user_teams`, `user_telephony` (`position` the
-//! 0-based list index, `platform_norm` lower-cased) — and then times one
-//! `psql` process running `BEGIN; \copy users …; \copy user_roles …; \copy
-//! user_teams …; \copy user_telephony …; COMMIT;` (client-side `\copy` from
+//! `now()`, `roles` and `teams` JSON arrays) and `user_telephony`
+//! (`position` the 0-based list index, `platform_norm` lower-cased) — and
+//! then times one `psql` process running `BEGIN; \copy users …; \copy
+//! user_telephony …; COMMIT;` (client-side `\copy` from
 //! those files; the time is the process's wall time, connection included).
 //! The rows loaded are counted as after roster's commit. It prints the time
 //! beside roster's commit on PostgreSQL, and the ratio.
@@ -111,16 +111,21 @@ const TARGET_PEAK_RSS_MB: f64 = 300.0;
 const USERS_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, job_title, \
                              pilot, status, work_from_home, organization, contact_center, site, coach_id, \
                              supervisor_name, supervisor_id, email, email_norm, activation_date, deactivation_date, \
-                             created_at, updated_at";
-const LIST_COLUMNS: &str = "namespace, user_id, position, name";
+                             created_at, updated_at, roles, teams";
 const TELEPHONY_COLUMNS: &str = "namespace, user_id, position, platform, platform_norm, agent_id, extension";
 
-/// The rows of the four tables in the bench's namespace, as `a|b|c|d` (the
-/// output of both `psql -A` and `sqlite3`).
-const COUNT_ROWS: &str = "SELECT (SELECT count(*) FROM users WHERE namespace = 'bench'), \
-                          (SELECT count(*) FROM user_roles WHERE namespace = 'bench'), \
-                          (SELECT count(*) FROM user_teams WHERE namespace = 'bench'), \
-                          (SELECT count(*) FROM user_telephony WHERE namespace = 'bench')";
+/// The users, roles, teams and telephony rows in the bench's namespace, as
+/// `a|b|c|d` (the output of both `psql -A` and `sqlite3`); roles and teams
+/// are JSON arrays in the users' rows (`json_array_length` on both).
+fn count_rows(postgres: bool) -> String {
+    let cast = if postgres { "::json" } else { "" };
+    format!(
+        "SELECT (SELECT count(*) FROM users WHERE namespace = 'bench'), \
+         (SELECT coalesce(sum(json_array_length(roles{cast})), 0) FROM users WHERE namespace = 'bench'), \
+         (SELECT coalesce(sum(json_array_length(teams{cast})), 0) FROM users WHERE namespace = 'bench'), \
+         (SELECT count(*) FROM user_telephony WHERE namespace = 'bench')"
+    )
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Only {
@@ -217,7 +222,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
         match installed("sqlite3", "") {
             Ok(()) => {
                 let path = work.0.join("bulk.db");
-                let counts = sqlite3(&path, COUNT_ROWS)?;
+                let counts = sqlite3(&path, &count_rows(false))?;
                 check_counts("roster's commit on SQLite", &counts, &generated)?;
                 println!("  SQLite holds {}", describe_counts(&counts));
             }
@@ -241,7 +246,7 @@ pub fn run(args: &[&str]) -> Result<(), String> {
             let store = Store { label: "PostgreSQL", url: &database.url, pool: Some(options.pool), postgres: true };
             runs.push(import(&root, &work.0, &store, false, &file, &generated)?);
             runs.push(import(&root, &work.0, &store, true, &file, &generated)?);
-            let counts = psql(&database.url, COUNT_ROWS)?;
+            let counts = psql(&database.url, &count_rows(true))?;
             check_counts("roster's commit on PostgreSQL", &counts, &generated)?;
             println!("  PostgreSQL holds {}", describe_counts(&counts));
         }
@@ -870,17 +875,17 @@ fn t(value: &str) -> Text<'_> {
     Text(Some(value))
 }
 
-/// The four tables' rows of the `n` generated users, one COPY text file a
+/// The two tables' rows of the `n` generated users, one COPY text file a
 /// table, stamped `at` (created and updated).
-fn write_copy_files(work: &Path, n: u64, at: &str) -> Result<[std::path::PathBuf; 4], String> {
-    let paths = ["users", "user_roles", "user_teams", "user_telephony"].map(|t| work.join(format!("{t}.copy")));
+fn write_copy_files(work: &Path, n: u64, at: &str) -> Result<[std::path::PathBuf; 2], String> {
+    let paths = ["users", "user_telephony"].map(|t| work.join(format!("{t}.copy")));
     let open = |p: &Path| {
         File::create(p)
             .map(|f| BufWriter::with_capacity(1 << 20, f))
             .map_err(|e| format!("cannot create {}: {e}", p.display()))
     };
-    let (mut users, mut roles, mut teams, mut telephony) =
-        (open(&paths[0])?, open(&paths[1])?, open(&paths[2])?, open(&paths[3])?);
+    let (mut users, mut telephony) = (open(&paths[0])?, open(&paths[1])?);
+    let json = |items: &[&str]| serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned());
     let mut write = || -> std::io::Result<()> {
         let ns = NAMESPACE;
         for i in 0..n {
@@ -888,7 +893,7 @@ fn write_copy_files(work: &Path, n: u64, at: &str) -> Result<[std::path::PathBuf
             let id = &u.user_id;
             writeln!(
                 users,
-                "{ns}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{ns}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
                 t(id),
                 Text(u.salutation),
                 t(u.first_name),
@@ -911,13 +916,9 @@ fn write_copy_files(work: &Path, n: u64, at: &str) -> Result<[std::path::PathBuf
                 Text(u.deactivation_date.as_deref()),
                 t(at),
                 t(at),
+                t(&json(&u.roles)),
+                t(&json(&u.teams)),
             )?;
-            for (position, role) in u.roles.iter().enumerate() {
-                writeln!(roles, "{ns}\t{}\t{position}\t{}", t(id), t(role))?;
-            }
-            for (position, team) in u.teams.iter().enumerate() {
-                writeln!(teams, "{ns}\t{}\t{position}\t{}", t(id), t(team))?;
-            }
             let (platform, agent_id, extension) = &u.telephony;
             writeln!(
                 telephony,
@@ -930,23 +931,19 @@ fn write_copy_files(work: &Path, n: u64, at: &str) -> Result<[std::path::PathBuf
             )?;
         }
         users.flush()?;
-        roles.flush()?;
-        teams.flush()?;
         telephony.flush()
     };
     write().map_err(|e| format!("cannot write the COPY files in {}: {e}", work.display()))?;
     Ok(paths)
 }
 
-/// The psql script that loads the four files in one transaction.
-fn copy_script(paths: &[std::path::PathBuf; 4]) -> String {
+/// The psql script that loads the two files in one transaction.
+fn copy_script(paths: &[std::path::PathBuf; 2]) -> String {
     let quoted = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "''"));
     format!(
-        "BEGIN;\n\\copy users ({USERS_COLUMNS}) FROM {}\n\\copy user_roles ({LIST_COLUMNS}) FROM {}\n\\copy user_teams ({LIST_COLUMNS}) FROM {}\n\\copy user_telephony ({TELEPHONY_COLUMNS}) FROM {}\nCOMMIT;\n",
+        "BEGIN;\n\\copy users ({USERS_COLUMNS}) FROM {}\n\\copy user_telephony ({TELEPHONY_COLUMNS}) FROM {}\nCOMMIT;\n",
         quoted(&paths[0]),
-        quoted(&paths[1]),
-        quoted(&paths[2]),
-        quoted(&paths[3])
+        quoted(&paths[1])
     )
 }
 
@@ -984,7 +981,7 @@ fn copy_baseline(root: &Path, work: &Path, url: &str, generated: &Generated) -> 
     if !out.status.success() {
         return Err(format!("psql \\copy failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
     }
-    let counts = psql(url, COUNT_ROWS)?;
+    let counts = psql(url, &count_rows(true))?;
     check_counts("psql's \\copy", &counts, generated)?;
     println!(
         "  psql \\copy, PostgreSQL: {seconds:.2} s ({:.0} users/s) for {}",
@@ -1009,7 +1006,7 @@ fn sqlite3(path: &Path, sql: &str) -> Result<String, String> {
     }
 }
 
-/// `counts` (the output of [`COUNT_ROWS`]) must be what was generated.
+/// `counts` (the output of [`count_rows`]) must be what was generated.
 fn check_counts(what: &str, counts: &str, generated: &Generated) -> Result<(), String> {
     let expected = format!("{}|{}|{}|{}", generated.users, generated.roles, generated.teams, generated.telephony);
     if counts == expected {
@@ -1025,7 +1022,7 @@ fn describe_counts(counts: &str) -> String {
     let c: Vec<&str> = counts.split('|').collect();
     match c.as_slice() {
         [users, roles, teams, telephony] => {
-            format!("{users} users, {roles} user_roles, {teams} user_teams, {telephony} user_telephony rows")
+            format!("{users} users ({roles} roles, {teams} teams), {telephony} user_telephony rows")
         }
         _ => counts.to_owned(),
     }

@@ -7,7 +7,7 @@ use roster_application::{BatchContext, BatchContextQuery, RepositoryError, UserR
 use roster_domain::{TelephonyIdentity, User};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult};
 
-use crate::entity::{user_roles, user_teams, user_telephony, users};
+use crate::entity::{user_telephony, users};
 use crate::lists::{Lists, Sql, TelephonyRow};
 use crate::rows;
 use crate::user_repository::{users_on_conflict, write_user};
@@ -21,7 +21,7 @@ const LIST_ROWS_PER_INSERT: usize = 2000;
 /// The columns of `users`, in the entity's order.
 const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
      job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
-     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at";
+     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at, roles, teams";
 
 fn in_list<'a>(sql: &mut Sql, column: &str, values: impl Iterator<Item = &'a str>) {
     sql.push(column).push(" IN (");
@@ -83,38 +83,24 @@ pub(crate) async fn context<C: ConnectionTrait>(
         }
     }
 
-    // The lists of the upserted users that exist.
+    // The telephony configurations of the upserted users that exist.
     let existing: Vec<&str> =
         query.user_ids.iter().map(|id| id.as_str()).filter(|id| found.contains_key(*id)).collect();
-    let mut lists: HashMap<String, Vec<(String, i32, TelephonyRow)>> = HashMap::new();
+    let mut lists: HashMap<String, Vec<(i32, TelephonyRow)>> = HashMap::new();
     for part in existing.chunks(IN_LIST) {
-        for (kind, columns, table) in [
-            ("r", "name, NULL AS b, NULL AS c", "user_roles"),
-            ("t", "name, NULL AS b, NULL AS c", "user_teams"),
-            ("p", "platform AS name, agent_id AS b, extension AS c", "user_telephony"),
-        ] {
-            let mut sql = Sql::new(backend);
-            sql.push("SELECT user_id, position, ")
-                .push(columns)
-                .push(" FROM ")
-                .push(table)
-                .push(" WHERE namespace = ")
-                .bind(namespace)
-                .push(" AND ");
-            in_list(&mut sql, "user_id", part.iter().copied());
-            for row in db.query_all_raw(sql.build()).await.map_err(err)? {
-                let user_id: String = row.try_get("", "user_id").map_err(err)?;
-                let item = TelephonyRow {
-                    platform: row.try_get("", "name").map_err(err)?,
-                    agent_id: row.try_get::<Option<String>>("", "b").map_err(err)?.unwrap_or_default(),
-                    extension: row.try_get("", "c").map_err(err)?,
-                };
-                lists.entry(user_id).or_default().push((
-                    kind.to_owned(),
-                    row.try_get("", "position").map_err(err)?,
-                    item,
-                ));
-            }
+        let mut sql = Sql::new(backend);
+        sql.push("SELECT user_id, position, platform, agent_id, extension FROM user_telephony WHERE namespace = ")
+            .bind(namespace)
+            .push(" AND ");
+        in_list(&mut sql, "user_id", part.iter().copied());
+        for row in db.query_all_raw(sql.build()).await.map_err(err)? {
+            let user_id: String = row.try_get("", "user_id").map_err(err)?;
+            let item = TelephonyRow {
+                platform: row.try_get("", "platform").map_err(err)?,
+                agent_id: row.try_get("", "agent_id").map_err(err)?,
+                extension: row.try_get("", "extension").map_err(err)?,
+            };
+            lists.entry(user_id).or_default().push((row.try_get("", "position").map_err(err)?, item));
         }
     }
     for id in &query.user_ids {
@@ -184,7 +170,7 @@ pub(crate) fn postgres_context_sql() -> &'static str {
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
         const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
         // An expression, so that no index on the namespace can serve the
         // lookups by email and agent id (whose unique indexes end with it).
         let ns = "(namespace || '') = ";
@@ -193,10 +179,6 @@ pub(crate) fn postgres_context_sql() -> &'static str {
              FROM {ids} CROSS JOIN LATERAL (SELECT * FROM users WHERE namespace = $1 AND user_id = k.v OFFSET 0) u \
              UNION ALL SELECT 'e', NULL, u.email_norm, NULL, NULL, u.namespace, u.user_id, {NO_USER} \
              FROM {emails} CROSS JOIN LATERAL (SELECT * FROM users WHERE email_norm = k.v AND {ns}$1 OFFSET 0) u \
-             UNION ALL SELECT 'r', l.position, l.name, NULL, NULL, l.namespace, l.user_id, {NO_USER} \
-             FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_roles WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
-             UNION ALL SELECT 't', l.position, l.name, NULL, NULL, l.namespace, l.user_id, {NO_USER} \
-             FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_teams WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
              UNION ALL SELECT 'p', l.position, l.platform, l.agent_id, l.extension, l.namespace, l.user_id, {NO_USER} \
              FROM {upserted} CROSS JOIN LATERAL (SELECT * FROM user_telephony WHERE namespace = $1 AND user_id = k.v OFFSET 0) l \
              UNION ALL SELECT 'i', l.position, l.platform_norm, l.agent_id, NULL, l.namespace, l.user_id, {NO_USER} \
@@ -239,7 +221,7 @@ async fn postgres_context<C: ConnectionTrait>(
 
     let wanted: std::collections::HashSet<&TelephonyIdentity> = query.identities.iter().collect();
     let mut found: HashMap<String, users::Model> = HashMap::new();
-    let mut lists: HashMap<String, Vec<(String, i32, TelephonyRow)>> = HashMap::new();
+    let mut lists: HashMap<String, Vec<(i32, TelephonyRow)>> = HashMap::new();
     let mut out = BatchContext::default();
     for row in rows {
         let kind: String = row.try_get("", "kind").map_err(err)?;
@@ -269,7 +251,7 @@ async fn postgres_context<C: ConnectionTrait>(
                     extension: row.try_get("", "c").map_err(err)?,
                 };
                 let position: i32 = row.try_get("", "position").map_err(err)?;
-                lists.entry(owner).or_default().push((kind, position, item));
+                lists.entry(owner).or_default().push((position, item));
             }
         }
     }
@@ -288,63 +270,44 @@ async fn postgres_context<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// A user's list rows (`kind, position, item`) as [`Lists`], in saved order.
-fn sorted_lists(items: Option<Vec<(String, i32, TelephonyRow)>>) -> Lists {
+/// A user's telephony rows (`position, item`) as [`Lists`], in saved order.
+fn sorted_lists(items: Option<Vec<(i32, TelephonyRow)>>) -> Lists {
     let mut items = items.unwrap_or_default();
-    items.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
-    let mut l = Lists::default();
-    for (kind, _, item) in items {
-        match kind.as_str() {
-            "r" => l.roles.push(item.platform),
-            "t" => l.teams.push(item.platform),
-            _ => l.telephony.push(item),
-        }
-    }
-    l
+    items.sort_by_key(|(position, _)| *position);
+    Lists { telephony: items.into_iter().map(|(_, item)| item).collect(), ..Lists::default() }
 }
 
 /// The rows of many users, table by table.
 struct AllRows {
     user_rows: Vec<users::ActiveModel>,
-    roles: Vec<user_roles::ActiveModel>,
-    teams: Vec<user_teams::ActiveModel>,
     telephony: Vec<user_telephony::ActiveModel>,
 }
 
 fn all_rows(namespace: &str, users: &[User], at: chrono::DateTime<chrono::Utc>) -> AllRows {
-    let mut all = AllRows {
-        user_rows: Vec::with_capacity(users.len()),
-        roles: Vec::new(),
-        teams: Vec::new(),
-        telephony: Vec::new(),
-    };
+    let mut all = AllRows { user_rows: Vec::with_capacity(users.len()), telephony: Vec::new() };
     for user in users {
         let r = rows::to_rows(namespace, user, at);
         all.user_rows.push(r.user);
-        all.roles.extend(r.roles);
-        all.teams.extend(r.teams);
         all.telephony.extend(r.telephony);
     }
     all
 }
 
 /// PostgreSQL: the call of `roster_save_users` (migration
-/// `m20261205_110000_postgres_save_users`) writing `users` (distinct ids)
+/// `m20261205_120000_roles_teams_in_users`) writing `users` (distinct ids)
 /// whole, in one round trip and one implicit transaction.
 pub(crate) fn postgres_save_users(
     namespace: &str,
     users: &[User],
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<sea_orm::Statement, DbErr> {
-    let AllRows { user_rows, roles, teams, telephony } = all_rows(namespace, users, at);
+    let AllRows { user_rows, telephony } = all_rows(namespace, users, at);
     Ok(sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT roster_save_users($1, $2::json, $3::json, $4::json, $5::json)",
+        "SELECT roster_save_users($1, $2::json, $3::json)",
         [
             namespace.into(),
             json(models::<users::Model, _>(user_rows)?)?.into(),
-            json(models::<user_roles::Model, _>(roles)?)?.into(),
-            json(models::<user_teams::Model, _>(teams)?)?.into(),
             json(models::<user_telephony::Model, _>(telephony)?)?.into(),
         ],
     ))
@@ -362,8 +325,8 @@ where
 }
 
 /// Writes `users` whole inside `txn`, in their order. On SQLite and
-/// PostgreSQL: multi-row upserts of the user rows, the old list rows
-/// deleted set-wise, the new ones inserted many a statement. On
+/// PostgreSQL: multi-row upserts of the user rows, the old telephony
+/// rows deleted set-wise, the new ones inserted many a statement. On
 /// MySQL/MariaDB, whose `ON DUPLICATE KEY UPDATE` fires on any unique key,
 /// user by user as a single save does.
 pub(crate) async fn write_users(
@@ -381,8 +344,8 @@ pub(crate) async fn write_users(
         }
         return Ok(());
     }
-    let AllRows { user_rows, roles, teams, telephony } = all_rows(namespace, users, at);
-    // Old lists first: identities a user of the chunk gives up are free
+    let AllRows { user_rows, telephony } = all_rows(namespace, users, at);
+    // Old telephony rows first: identities a user of the chunk gives up are free
     // before any user of the chunk takes them. Only users stored already
     // have any (a user created meanwhile by someone else makes an insert
     // below clash: a Conflict, and the chunk is written user by user).
@@ -397,30 +360,26 @@ pub(crate) async fn write_users(
         }
     }
     let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-    for table in ["user_roles", "user_teams", "user_telephony"] {
-        for part in ids.chunks(IN_LIST) {
-            let mut sql = Sql::new(txn.get_database_backend());
-            sql.push("DELETE FROM ").push(table).push(" WHERE namespace = ").bind(namespace).push(" AND ");
-            in_list(&mut sql, "user_id", part.iter().copied());
-            txn.execute_raw(sql.build()).await?;
-        }
+    for part in ids.chunks(IN_LIST) {
+        let mut sql = Sql::new(txn.get_database_backend());
+        sql.push("DELETE FROM user_telephony WHERE namespace = ").bind(namespace).push(" AND ");
+        in_list(&mut sql, "user_id", part.iter().copied());
+        txn.execute_raw(sql.build()).await?;
     }
     if txn.get_database_backend() == DbBackend::Postgres {
-        return postgres_insert(txn, user_rows, roles, teams, telephony).await;
+        return postgres_insert(txn, user_rows, telephony).await;
     }
     let mut user_rows = user_rows.into_iter().peekable();
     while user_rows.peek().is_some() {
         let part: Vec<_> = user_rows.by_ref().take(USER_ROWS_PER_INSERT).collect();
         users::Entity::insert_many(part).on_conflict(users_on_conflict()).exec_without_returning(txn).await?;
     }
-    insert_all::<user_roles::Entity, _>(txn, roles).await?;
-    insert_all::<user_teams::Entity, _>(txn, teams).await?;
     insert_all::<user_telephony::Entity, _>(txn, telephony).await?;
     Ok(())
 }
 
 /// The columns of `users` an upsert updates: all but the key and `created_at`.
-const UPDATED_USER_COLUMNS: [&str; 20] = [
+const UPDATED_USER_COLUMNS: [&str; 22] = [
     "salutation",
     "first_name",
     "middle_name",
@@ -441,6 +400,8 @@ const UPDATED_USER_COLUMNS: [&str; 20] = [
     "activation_date",
     "deactivation_date",
     "updated_at",
+    "roles",
+    "teams",
 ];
 
 /// PostgreSQL: each table's rows as one JSON parameter, expanded by
@@ -449,8 +410,6 @@ const UPDATED_USER_COLUMNS: [&str; 20] = [
 async fn postgres_insert(
     txn: &DatabaseTransaction,
     users: Vec<users::ActiveModel>,
-    roles: Vec<user_roles::ActiveModel>,
-    teams: Vec<user_teams::ActiveModel>,
     telephony: Vec<user_telephony::ActiveModel>,
 ) -> Result<(), DbErr> {
     let update = UPDATED_USER_COLUMNS.iter().map(|c| format!("{c} = EXCLUDED.{c}")).collect::<Vec<_>>().join(", ");
@@ -461,18 +420,6 @@ async fn postgres_insert(
                  ON CONFLICT (namespace, user_id) DO UPDATE SET {update}"
             ),
             json(models::<users::Model, _>(users)?)?,
-        ),
-        (
-            "INSERT INTO user_roles (namespace, user_id, position, name) SELECT namespace, user_id, position, name \
-             FROM json_populate_recordset(NULL::user_roles, $1::json)"
-                .to_owned(),
-            json(models::<user_roles::Model, _>(roles)?)?,
-        ),
-        (
-            "INSERT INTO user_teams (namespace, user_id, position, name) SELECT namespace, user_id, position, name \
-             FROM json_populate_recordset(NULL::user_teams, $1::json)"
-                .to_owned(),
-            json(models::<user_teams::Model, _>(teams)?)?,
         ),
         (
             "INSERT INTO user_telephony (namespace, user_id, position, platform, platform_norm, agent_id, extension) \

@@ -1,9 +1,10 @@
 //! Everything planning an upsert needs, in one query: the users rows of the
-//! user, the users it names and its email's owner; the user's lists; and
-//! who holds each of its telephony identities. A UNION ALL of index
+//! user (its roles and teams included), the users it names and its
+//! email's owner; the user's telephony configurations; and who holds each
+//! of its telephony identities. A UNION ALL of index
 //! lookups, one branch per question, all of the same shape:
 //! `kind, position, a, b, c` and then the columns of `users` (NULL but for
-//! the key in the list branches).
+//! the key in the telephony branches).
 
 use roster_application::UpsertContextQuery;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
@@ -15,11 +16,11 @@ use roster_domain::TelephonyIdentity;
 /// The columns of `users`, in the entity's order.
 const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
      job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
-     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at";
+     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at, roles, teams";
 
-/// The 21 columns of `users` after the key, as NULLs.
+/// The 23 columns of `users` after the key, as NULLs.
 const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 
 /// The query; `query.references`, `email` and `identities` may be empty
 /// (then it reads one user whole, as `find` does).
@@ -54,24 +55,12 @@ pub(crate) fn statement(backend: DbBackend, namespace: &str, query: &UpsertConte
         users_by(&mut sql, false, "email_norm", email.as_str());
     }
     let owner = query.user_id.as_str();
-    for (kind, columns, table) in [
-        ("'r'", "name, NULL, NULL", "user_roles"),
-        ("'t'", "name, NULL, NULL", "user_teams"),
-        ("'p'", "platform, agent_id, extension", "user_telephony"),
-    ] {
-        sql.push(" UNION ALL SELECT ")
-            .push(kind)
-            .push(", position, ")
-            .push(columns)
-            .push(", namespace, user_id, ")
-            .push(NO_USER)
-            .push(" FROM ")
-            .push(table)
-            .push(" WHERE namespace = ")
-            .bind(namespace)
-            .push(" AND user_id = ")
-            .bind(owner);
-    }
+    sql.push(" UNION ALL SELECT 'p', position, platform, agent_id, extension, namespace, user_id, ")
+        .push(NO_USER)
+        .push(" FROM user_telephony WHERE namespace = ")
+        .bind(namespace)
+        .push(" AND user_id = ")
+        .bind(owner);
     for identity in &query.identities {
         sql.push(" UNION ALL SELECT 'i', position, platform_norm, agent_id, NULL, namespace, user_id, ")
             .push(NO_USER)
@@ -87,7 +76,7 @@ pub(crate) fn statement(backend: DbBackend, namespace: &str, query: &UpsertConte
     sql.build()
 }
 
-/// Runs [`statement`]: the users rows found, and the lists of
+/// Runs [`statement`]: the users rows found, and the telephony of
 /// `query.user_id` (empty when it is not stored) with the identities' owners.
 pub(crate) async fn load<C: ConnectionTrait>(
     db: &C,
@@ -108,14 +97,12 @@ pub(crate) async fn load<C: ConnectionTrait>(
             items.push((kind, row.try_get::<i32>("", "position")?, row));
         }
     }
-    // Lists in saved order.
+    // Telephony in saved order.
     items.sort_by(|(k1, p1, _), (k2, p2, _)| (k1, p1).cmp(&(k2, p2)));
     let mut lists = Lists::default();
     for (kind, _, row) in items {
         let a: String = row.try_get("", "a")?;
         match kind.as_str() {
-            "r" => lists.roles.push(a),
-            "t" => lists.teams.push(a),
             "p" => lists.telephony.push(TelephonyRow {
                 platform: a,
                 agent_id: row.try_get("", "b")?,

@@ -1,6 +1,6 @@
-//! A user's lists (roles, teams, telephony configurations) and the owners
-//! of telephony identities, as read by [`crate::context`]; and the little
-//! SQL builder it uses.
+//! A user's telephony configurations and the owners of telephony
+//! identities, as read by [`crate::context`]; and the little SQL builder it
+//! uses. (Roles and teams are columns of the user's row.)
 
 use roster_domain::TelephonyIdentity;
 use sea_orm::{DbBackend, Statement, Value};
@@ -16,9 +16,7 @@ pub(crate) struct TelephonyRow {
 /// What [`crate::context::load`] found.
 #[derive(Debug, Default)]
 pub(crate) struct Lists {
-    /// The owner's roles, teams and telephony configurations, in saved order.
-    pub roles: Vec<String>,
-    pub teams: Vec<String>,
+    /// The owner's telephony configurations, in saved order.
     pub telephony: Vec<TelephonyRow>,
     /// `(identity, owner's user id)` for each asked identity somebody holds.
     pub identity_owners: Vec<(TelephonyIdentity, String)>,

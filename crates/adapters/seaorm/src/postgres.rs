@@ -1,6 +1,7 @@
 //! PostgreSQL's save: one call of `roster_save_user(…)` (migration
-//! `m20261204_100400_postgres_save_user`), the whole user in one round trip
-//! and one implicit transaction.
+//! `m20261204_100400_postgres_save_user`, its body replaced by
+//! `m20261205_120000_roles_teams_in_users`), the whole user in one round
+//! trip and one implicit transaction.
 
 use sea_orm::{ActiveModelTrait, DbBackend, Statement, Value};
 
@@ -51,8 +52,9 @@ where
 pub(crate) fn save_statement(rows: &UserRows) -> Statement {
     let mut values: Vec<Value> =
         USER_COLUMNS.iter().map(|column| rows.user.get(*column).into_value().unwrap_or(Value::String(None))).collect();
-    values.push(json_list(rows.roles.iter().map(|r| r.name.try_as_ref())).into());
-    values.push(json_list(rows.teams.iter().map(|t| t.name.try_as_ref())).into());
+    for list in [&rows.user.roles, &rows.user.teams] {
+        values.push(list.try_as_ref().cloned().unwrap_or_else(|| "[]".to_owned()).into());
+    }
     values.push(
         json_list(rows.telephony.iter().map(|t| {
             Some((

@@ -8,15 +8,14 @@ use roster_domain::{
 };
 use sea_orm::ActiveValue::{NotSet, Set};
 
-use crate::entity::{user_roles, user_teams, user_telephony, users};
-use crate::error::corrupt;
+use crate::entity::{user_telephony, users};
+use crate::error::{corrupt, corrupt_value};
 use crate::lists::{Lists, TelephonyRow};
 
 /// Everything `save` writes for one user.
 pub(crate) struct UserRows {
+    /// The user's row, its roles and teams included.
     pub user: users::ActiveModel,
-    pub roles: Vec<user_roles::ActiveModel>,
-    pub teams: Vec<user_teams::ActiveModel>,
     pub telephony: Vec<user_telephony::ActiveModel>,
 }
 
@@ -27,6 +26,18 @@ fn position(i: usize) -> i32 {
 
 fn opt_text(t: &Option<Text>) -> Option<String> {
     t.as_ref().map(|t| t.as_str().to_owned())
+}
+
+/// A list as stored in its column: a JSON array of strings.
+pub(crate) fn json_list(items: &[Text]) -> String {
+    serde_json::to_string(&items.iter().map(Text::as_str).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A list column read back, each item through the domain's parser.
+fn list(column: &'static str, json: &str) -> Result<Vec<Text>, RepositoryError> {
+    let items: Vec<String> =
+        serde_json::from_str(json).map_err(|e| corrupt_value(column, format!("not a JSON array of strings: {e}")))?;
+    items.iter().map(|item| text(column, item)).collect()
 }
 
 pub(crate) fn to_rows(namespace: &str, user: &User, at: DateTime<Utc>) -> UserRows {
@@ -58,29 +69,9 @@ pub(crate) fn to_rows(namespace: &str, user: &User, at: DateTime<Utc>) -> UserRo
             deactivation_date: Set(user.deactivation_date.map(CalendarDate::naive)),
             created_at: Set(at),
             updated_at: Set(at),
+            roles: Set(json_list(&p.roles)),
+            teams: Set(json_list(&p.teams)),
         },
-        roles: p
-            .roles
-            .iter()
-            .enumerate()
-            .map(|(i, r)| user_roles::ActiveModel {
-                namespace: ns(),
-                user_id: id(),
-                position: Set(position(i)),
-                name: Set(r.as_str().to_owned()),
-            })
-            .collect(),
-        teams: p
-            .teams
-            .iter()
-            .enumerate()
-            .map(|(i, t)| user_teams::ActiveModel {
-                namespace: ns(),
-                user_id: id(),
-                position: Set(position(i)),
-                name: Set(t.as_str().to_owned()),
-            })
-            .collect(),
         telephony: p
             .telephony_configurations
             .iter()
@@ -134,7 +125,7 @@ fn telephony(row: TelephonyRow) -> Result<TelephonyConfiguration, RepositoryErro
     })
 }
 
-/// Rebuilds a user from its row and its lists, through the domain's
+/// Rebuilds a user from its row and its telephony configurations, through the domain's
 /// parsers: what does not parse is [`RepositoryError::Internal`].
 pub(crate) fn to_user(row: users::Model, lists: Lists) -> Result<User, RepositoryError> {
     Ok(User {
@@ -152,8 +143,8 @@ pub(crate) fn to_user(row: users::Model, lists: Lists) -> Result<User, Repositor
             organization: text("organization", &row.organization)?,
             contact_center: text("contact_center", &row.contact_center)?,
             site: text("site", &row.site)?,
-            roles: lists.roles.iter().map(|r| text("user_roles.name", r)).collect::<Result<_, _>>()?,
-            teams: lists.teams.iter().map(|t| text("user_teams.name", t)).collect::<Result<_, _>>()?,
+            roles: list("roles", &row.roles)?,
+            teams: list("teams", &row.teams)?,
             telephony_configurations: lists.telephony.into_iter().map(telephony).collect::<Result<_, _>>()?,
             coach_id: opt("coach_id", row.coach_id.as_deref(), UserId::parse)?,
             supervisor_name: opt("supervisor_name", row.supervisor_name.as_deref(), Text::parse)?,

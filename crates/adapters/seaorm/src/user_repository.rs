@@ -18,7 +18,7 @@ use sea_orm::{
 };
 
 use crate::context;
-use crate::entity::{user_roles, user_teams, user_telephony, users};
+use crate::entity::{user_telephony, users};
 use crate::error::{is_transient, to_repository_error};
 use crate::postgres;
 use crate::rows::{self, UserRows};
@@ -33,8 +33,8 @@ const RETRIES: u32 = 10;
 /// Users in a SQL database (SQLite, PostgreSQL or MariaDB) migrated by
 /// `roster-migrations`.
 ///
-/// A user is one row of `users` plus its rows in `user_roles`, `user_teams`
-/// and `user_telephony` (each with its list position). Uniqueness of email
+/// A user is one row of `users` (its roles and teams in it, as JSON arrays)
+/// plus its rows in `user_telephony` (each with its list position). Uniqueness of email
 /// and telephony identity is enforced by unique indexes on
 /// `(namespace, email_norm)` and `(namespace, platform_norm, agent_id)`.
 #[derive(Debug, Clone)]
@@ -145,6 +145,8 @@ pub(crate) fn users_on_conflict() -> OnConflict {
             C::ActivationDate,
             C::DeactivationDate,
             C::UpdatedAt,
+            C::Roles,
+            C::Teams,
         ])
         .to_owned()
 }
@@ -158,27 +160,11 @@ pub(crate) async fn write_user(
     rows: UserRows,
 ) -> Result<(), DbErr> {
     write_user_row(txn, rows.user, namespace, user_id).await?;
-    user_roles::Entity::delete_many()
-        .filter(user_roles::Column::Namespace.eq(namespace))
-        .filter(user_roles::Column::UserId.eq(user_id))
-        .exec(txn)
-        .await?;
-    user_teams::Entity::delete_many()
-        .filter(user_teams::Column::Namespace.eq(namespace))
-        .filter(user_teams::Column::UserId.eq(user_id))
-        .exec(txn)
-        .await?;
     user_telephony::Entity::delete_many()
         .filter(user_telephony::Column::Namespace.eq(namespace))
         .filter(user_telephony::Column::UserId.eq(user_id))
         .exec(txn)
         .await?;
-    if !rows.roles.is_empty() {
-        user_roles::Entity::insert_many(rows.roles).exec_without_returning(txn).await?;
-    }
-    if !rows.teams.is_empty() {
-        user_teams::Entity::insert_many(rows.teams).exec_without_returning(txn).await?;
-    }
     if !rows.telephony.is_empty() {
         user_telephony::Entity::insert_many(rows.telephony).exec_without_returning(txn).await?;
     }

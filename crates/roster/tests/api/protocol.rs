@@ -140,12 +140,12 @@ async fn a_broken_store_is_an_opaque_problem_document(backend: Backend) {
     // break the store under the running service
     let settings = roster_store_seaorm::DatabaseSettings { url: app.store.url.clone(), ..Default::default() };
     let db = roster_store_seaorm::connect(&settings).await.unwrap();
-    db.execute_unprepared("DROP TABLE user_roles").await.unwrap();
+    db.execute_unprepared("DROP TABLE user_telephony").await.unwrap();
     db.close().await.unwrap();
 
     let r = app.get_user("acme", "a-1").await;
     r.assert_problem(500);
-    assert!(!r.raw.contains("user_roles"), "no database text reaches the client: {}", r.raw);
+    assert!(!r.raw.contains("user_telephony"), "no database text reaches the client: {}", r.raw);
     let r = app.upsert("acme", "", &user("a-2", "2")).await;
     r.assert_problem(500);
     assert!(r.body["detail"].as_str().unwrap().contains("nothing was written"));

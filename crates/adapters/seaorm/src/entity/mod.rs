@@ -3,7 +3,5 @@
 
 pub mod auth_clients;
 pub mod auth_signing_keys;
-pub mod user_roles;
-pub mod user_teams;
 pub mod user_telephony;
 pub mod users;

@@ -1,6 +1,7 @@
 use sea_orm::entity::prelude::*;
 
-/// One row of `users`: a user's scalar fields.
+/// One row of `users`: a user's scalar fields, and its roles and teams
+/// (JSON arrays of strings, in the order sent).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, serde::Serialize)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
@@ -29,6 +30,10 @@ pub struct Model {
     pub deactivation_date: Option<Date>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+    #[sea_orm(column_type = "Text")]
+    pub roles: String,
+    #[sea_orm(column_type = "Text")]
+    pub teams: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
