@@ -143,10 +143,14 @@ fn postgres_report_inserts(first: usize) -> String {
          is_force_commit, created_at_ms, completed_at_ms, received, processed, valid, invalid, created, updated, \
          unchanged, persisted, errors) \
          SELECT report_id, namespace, kind, status, is_commit, is_force_commit, created_at_ms, completed_at_ms, \
-         received, processed, valid, invalid, created, updated, unchanged, persisted, errors \
-         FROM json_populate_recordset(NULL::reports, ${r}::json) RETURNING 1), \
+         received, processed, valid, invalid, created, updated, unchanged, persisted, errors::text \
+         FROM json_to_recordset(${r}::json) AS x(report_id text, namespace text, kind text, status text, \
+         is_commit boolean, is_force_commit boolean, created_at_ms bigint, completed_at_ms bigint, received bigint, \
+         processed bigint, valid bigint, invalid bigint, created bigint, updated bigint, unchanged bigint, \
+         persisted bigint, errors json) RETURNING 1), \
          chunks AS (INSERT INTO report_chunks (report_id, chunk, outcomes) \
-         SELECT report_id, chunk, outcomes FROM json_populate_recordset(NULL::report_chunks, ${c}::json) RETURNING 1)"
+         SELECT report_id, chunk, outcomes::text \
+         FROM json_to_recordset(${c}::json) AS x(report_id text, chunk integer, outcomes json) RETURNING 1)"
     )
 }
 
@@ -173,42 +177,78 @@ pub(crate) fn postgres_saving_with_reports(
     Ok(sea_orm::Statement::from_sql_and_values(DbBackend::Postgres, sql, values))
 }
 
+/// One row of `reports` in [`postgres_report_values`]'s JSON.
+#[derive(serde::Serialize)]
+struct ReportRow<'a> {
+    report_id: &'a str,
+    namespace: &'a str,
+    kind: &'static str,
+    status: &'static str,
+    is_commit: bool,
+    is_force_commit: bool,
+    created_at_ms: i64,
+    completed_at_ms: Option<i64>,
+    received: i64,
+    processed: i64,
+    valid: i64,
+    invalid: i64,
+    created: i64,
+    updated: i64,
+    unchanged: i64,
+    persisted: i64,
+    /// Nested JSON, not a string holding JSON: PostgreSQL takes its text as
+    /// it is (a `json` column of the recordset), with nothing escaped here
+    /// and unescaped there.
+    errors: &'a [Issue],
+}
+
+/// One row of `report_chunks`, its outcomes nested as `errors` above.
+#[derive(serde::Serialize)]
+struct ChunkRow<'a> {
+    report_id: &'a str,
+    chunk: i32,
+    outcomes: &'a [UserOutcome],
+}
+
 /// The reports and their outcomes as JSON arrays of `reports` and
-/// `report_chunks` rows.
+/// `report_chunks` rows, read by [`postgres_report_inserts`].
 fn postgres_report_values(reports: &[Report]) -> Result<[String; 2], DbErr> {
     fn text<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, DbErr> {
         serde_json::to_string(value).map_err(|e| DbErr::Custom(e.to_string()))
     }
-    let mut rows = Vec::with_capacity(reports.len());
-    let mut chunks = Vec::new();
-    for r in reports {
-        let s = &r.summary;
-        rows.push(serde_json::json!({
-            "report_id": r.report_id,
-            "namespace": r.namespace,
-            "kind": match r.kind {
-                ReportKind::Single => "single",
-                ReportKind::Bulk => "bulk",
-            },
-            "status": status_str(r.status),
-            "is_commit": r.commit,
-            "is_force_commit": r.force_commit,
-            "created_at_ms": ms(r.created_at),
-            "completed_at_ms": r.completed_at.map(ms),
-            "received": count(s.received),
-            "processed": count(s.processed),
-            "valid": count(s.valid),
-            "invalid": count(s.invalid),
-            "created": count(s.created),
-            "updated": count(s.updated),
-            "unchanged": count(s.unchanged),
-            "persisted": count(s.persisted),
-            "errors": text(&r.errors)?,
-        }));
-        if !r.users.is_empty() {
-            chunks.push(serde_json::json!({ "report_id": r.report_id, "chunk": 0, "outcomes": text(&r.users)? }));
-        }
-    }
+    let rows: Vec<ReportRow<'_>> = reports
+        .iter()
+        .map(|r| {
+            let s = &r.summary;
+            ReportRow {
+                report_id: &r.report_id,
+                namespace: &r.namespace,
+                kind: match r.kind {
+                    ReportKind::Single => "single",
+                    ReportKind::Bulk => "bulk",
+                },
+                status: status_str(r.status),
+                is_commit: r.commit,
+                is_force_commit: r.force_commit,
+                created_at_ms: ms(r.created_at),
+                completed_at_ms: r.completed_at.map(ms),
+                received: count(s.received),
+                processed: count(s.processed),
+                valid: count(s.valid),
+                invalid: count(s.invalid),
+                created: count(s.created),
+                updated: count(s.updated),
+                unchanged: count(s.unchanged),
+                persisted: count(s.persisted),
+                errors: &r.errors,
+            }
+        })
+        .collect();
+    let chunks: Vec<ChunkRow<'_>> = reports
+        .iter()
+        .filter(|r| !r.users.is_empty())
+        .map(|r| ChunkRow { report_id: &r.report_id, chunk: 0, outcomes: &r.users })
+        .collect();
     Ok([text(&rows)?, text(&chunks)?])
 }
 
