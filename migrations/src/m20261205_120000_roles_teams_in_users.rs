@@ -11,7 +11,7 @@
 //!
 //! On PostgreSQL the save functions are replaced to match:
 //! `roster_save_user` keeps its signature (`p_roles` and `p_teams` are
-//! stored as they come), and `roster_save_users(namespace, users,
+//! stored as they come), and `roster_save_users(namespace, ids, users,
 //! telephony)` replaces the five-argument one.
 //!
 //! `down` recreates the two tables from the columns, then drops them.
@@ -127,11 +127,13 @@ END
 $$
 "#;
 
-/// PostgreSQL: `roster_save_users(namespace, users, telephony)`, as the
-/// five-argument one of `m20261205_110000_postgres_save_users` with the
-/// lists in the user rows.
+/// PostgreSQL: `roster_save_users(namespace, ids, users, telephony)`, as
+/// the five-argument one of `m20261205_110000_postgres_save_users` with the
+/// lists in the user rows, and the users' ids apart (`p_ids`, a JSON array
+/// of strings): finding the users stored before parses that short array,
+/// not the users' rows a second and third time.
 const SAVE_USERS: &str = r#"
-CREATE OR REPLACE FUNCTION roster_save_users(p_namespace text, p_users json, p_telephony json)
+CREATE OR REPLACE FUNCTION roster_save_users(p_namespace text, p_ids json, p_users json, p_telephony json)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     stored text[];
@@ -142,9 +144,9 @@ BEGIN
     -- a table that grew fast still looks tiny before its first ANALYZE, and
     -- a set-wise `user_id = ANY (…)` or a join would then be planned as a
     -- scan of the namespace.
-    SELECT array_agg(u.user_id) INTO stored FROM json_array_elements(p_users) AS e
+    SELECT array_agg(u.user_id) INTO stored FROM json_array_elements_text(p_ids) AS k(v)
     CROSS JOIN LATERAL (SELECT user_id FROM users
-                        WHERE namespace = p_namespace AND user_id = e->>'user_id' OFFSET 0) AS u;
+                        WHERE namespace = p_namespace AND user_id = k.v OFFSET 0) AS u;
 
     -- The user rows first: their row locks order concurrent saves of one
     -- user, as `roster_save_user` does.
@@ -179,7 +181,7 @@ END
 $$
 "#;
 
-const DROP_SAVE_USERS: &str = "DROP FUNCTION IF EXISTS roster_save_users(text, json, json)";
+const DROP_SAVE_USERS: &str = "DROP FUNCTION IF EXISTS roster_save_users(text, json, json, json)";
 const DROP_OLD_SAVE_USERS: &str = "DROP FUNCTION IF EXISTS roster_save_users(text, json, json, json, json)";
 
 #[async_trait::async_trait]

@@ -304,9 +304,10 @@ pub(crate) fn postgres_save_users(
     let AllRows { user_rows, telephony } = all_rows(namespace, users, at);
     Ok(sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT roster_save_users($1, $2::json, $3::json)",
+        "SELECT roster_save_users($1, $2::json, $3::json, $4::json)",
         [
             namespace.into(),
+            json_strings(users.iter().map(|u| u.user_id.as_str())).into(),
             json(models::<users::Model, _>(user_rows)?)?.into(),
             json(models::<user_telephony::Model, _>(telephony)?)?.into(),
         ],
