@@ -87,9 +87,39 @@ fn copy_out(backend: DatabaseBackend, table: &str, column: &str) -> String {
     }
 }
 
+/// The head of both functions' `INSERT INTO users`: every column.
+macro_rules! insert_into_users {
+    () => {
+        "    INSERT INTO users (namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
+                       job_title, pilot, status, work_from_home, organization, contact_center, site,
+                       coach_id, supervisor_name, supervisor_id, email, email_norm,
+                       activation_date, deactivation_date, created_at, updated_at, roles, teams)
+"
+    };
+}
+
+/// The tail of both functions' `INSERT INTO users`: an upsert on the key
+/// updating every column but the key and `created_at`.
+macro_rules! on_conflict_update {
+    () => {
+        "    ON CONFLICT (namespace, user_id) DO UPDATE SET
+        salutation = EXCLUDED.salutation, first_name = EXCLUDED.first_name,
+        middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, suffix = EXCLUDED.suffix,
+        job_title = EXCLUDED.job_title, pilot = EXCLUDED.pilot, status = EXCLUDED.status,
+        work_from_home = EXCLUDED.work_from_home, organization = EXCLUDED.organization,
+        contact_center = EXCLUDED.contact_center, site = EXCLUDED.site, coach_id = EXCLUDED.coach_id,
+        supervisor_name = EXCLUDED.supervisor_name, supervisor_id = EXCLUDED.supervisor_id,
+        email = EXCLUDED.email, email_norm = EXCLUDED.email_norm,
+        activation_date = EXCLUDED.activation_date, deactivation_date = EXCLUDED.deactivation_date,
+        updated_at = EXCLUDED.updated_at, roles = EXCLUDED.roles, teams = EXCLUDED.teams;
+"
+    };
+}
+
 /// PostgreSQL: `roster_save_user` (same signature as in
 /// `m20261204_100400_postgres_save_user`) writing the lists into the row.
-const SAVE_USER: &str = r#"
+const SAVE_USER: &str = concat!(
+    r#"
 CREATE OR REPLACE FUNCTION roster_save_user(
     p_namespace text, p_user_id text,
     p_salutation text, p_first_name text, p_middle_name text, p_last_name text, p_suffix text,
@@ -100,39 +130,31 @@ CREATE OR REPLACE FUNCTION roster_save_user(
     p_at timestamptz, p_roles text, p_teams text, p_telephony text
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO users (namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
-                       job_title, pilot, status, work_from_home, organization, contact_center, site,
-                       coach_id, supervisor_name, supervisor_id, email, email_norm,
-                       activation_date, deactivation_date, created_at, updated_at, roles, teams)
-    VALUES (p_namespace, p_user_id, p_salutation, p_first_name, p_middle_name, p_last_name, p_suffix,
+"#,
+    insert_into_users!(),
+    r#"    VALUES (p_namespace, p_user_id, p_salutation, p_first_name, p_middle_name, p_last_name, p_suffix,
             p_job_title, p_pilot, p_status, p_work_from_home, p_organization, p_contact_center, p_site,
             p_coach_id, p_supervisor_name, p_supervisor_id, p_email, p_email_norm,
             p_activation_date, p_deactivation_date, p_at, p_at, p_roles, p_teams)
-    ON CONFLICT (namespace, user_id) DO UPDATE SET
-        salutation = EXCLUDED.salutation, first_name = EXCLUDED.first_name,
-        middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, suffix = EXCLUDED.suffix,
-        job_title = EXCLUDED.job_title, pilot = EXCLUDED.pilot, status = EXCLUDED.status,
-        work_from_home = EXCLUDED.work_from_home, organization = EXCLUDED.organization,
-        contact_center = EXCLUDED.contact_center, site = EXCLUDED.site, coach_id = EXCLUDED.coach_id,
-        supervisor_name = EXCLUDED.supervisor_name, supervisor_id = EXCLUDED.supervisor_id,
-        email = EXCLUDED.email, email_norm = EXCLUDED.email_norm,
-        activation_date = EXCLUDED.activation_date, deactivation_date = EXCLUDED.deactivation_date,
-        updated_at = EXCLUDED.updated_at, roles = EXCLUDED.roles, teams = EXCLUDED.teams;
-
+"#,
+    on_conflict_update!(),
+    r#"
     DELETE FROM user_telephony WHERE namespace = p_namespace AND user_id = p_user_id;
     INSERT INTO user_telephony (namespace, user_id, position, platform, platform_norm, agent_id, extension)
         SELECT p_namespace, p_user_id, (e.o - 1)::int, e.v->>0, e.v->>1, e.v->>2, e.v->>3
         FROM jsonb_array_elements(p_telephony::jsonb) WITH ORDINALITY AS e(v, o);
 END
 $$
-"#;
+"#
+);
 
 /// PostgreSQL: `roster_save_users(namespace, ids, users, telephony)`, as
 /// the five-argument one of `m20261205_110000_postgres_save_users` with the
 /// lists in the user rows, and the users' ids apart (`p_ids`, a JSON array
 /// of strings): finding the users stored before parses that short array,
 /// not the users' rows a second and third time.
-const SAVE_USERS: &str = r#"
+const SAVE_USERS: &str = concat!(
+    r#"
 CREATE OR REPLACE FUNCTION roster_save_users(p_namespace text, p_ids json, p_users json, p_telephony json)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -150,26 +172,16 @@ BEGIN
 
     -- The user rows first: their row locks order concurrent saves of one
     -- user, as `roster_save_user` does.
-    INSERT INTO users (namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
-                       job_title, pilot, status, work_from_home, organization, contact_center, site,
-                       coach_id, supervisor_name, supervisor_id, email, email_norm,
-                       activation_date, deactivation_date, created_at, updated_at, roles, teams)
-    SELECT namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
+"#,
+    insert_into_users!(),
+    r#"    SELECT namespace, user_id, salutation, first_name, middle_name, last_name, suffix,
            job_title, pilot, status, work_from_home, organization, contact_center, site,
            coach_id, supervisor_name, supervisor_id, email, email_norm,
            activation_date, deactivation_date, created_at, updated_at, roles, teams
     FROM json_populate_recordset(NULL::users, p_users)
-    ON CONFLICT (namespace, user_id) DO UPDATE SET
-        salutation = EXCLUDED.salutation, first_name = EXCLUDED.first_name,
-        middle_name = EXCLUDED.middle_name, last_name = EXCLUDED.last_name, suffix = EXCLUDED.suffix,
-        job_title = EXCLUDED.job_title, pilot = EXCLUDED.pilot, status = EXCLUDED.status,
-        work_from_home = EXCLUDED.work_from_home, organization = EXCLUDED.organization,
-        contact_center = EXCLUDED.contact_center, site = EXCLUDED.site, coach_id = EXCLUDED.coach_id,
-        supervisor_name = EXCLUDED.supervisor_name, supervisor_id = EXCLUDED.supervisor_id,
-        email = EXCLUDED.email, email_norm = EXCLUDED.email_norm,
-        activation_date = EXCLUDED.activation_date, deactivation_date = EXCLUDED.deactivation_date,
-        updated_at = EXCLUDED.updated_at, roles = EXCLUDED.roles, teams = EXCLUDED.teams;
-
+"#,
+    on_conflict_update!(),
+    r#"
     FOREACH id IN ARRAY coalesce(stored, '{}') LOOP
         DELETE FROM user_telephony WHERE namespace = p_namespace AND user_id = id;
     END LOOP;
@@ -179,7 +191,8 @@ BEGIN
         FROM json_populate_recordset(NULL::user_telephony, p_telephony);
 END
 $$
-"#;
+"#
+);
 
 const DROP_SAVE_USERS: &str = "DROP FUNCTION IF EXISTS roster_save_users(text, json, json, json)";
 const DROP_OLD_SAVE_USERS: &str = "DROP FUNCTION IF EXISTS roster_save_users(text, json, json, json, json)";
