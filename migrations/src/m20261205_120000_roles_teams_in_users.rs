@@ -31,15 +31,17 @@ enum Users {
     Teams,
 }
 
-/// The lists, as JSON text: on MySQL/MariaDB `LONGTEXT` (`TEXT` holds
-/// 64 KiB; 100 items of 255 four-byte characters take more).
+/// The lists, as JSON text, `[]` for the users stored before with none: on
+/// MySQL/MariaDB `LONGTEXT` (`TEXT` holds 64 KiB; 100 items of 255 four-byte
+/// characters take more), whose default must be an expression there
+/// (`('[]')`: MySQL refuses a literal default on a text column).
 fn json_list(backend: DatabaseBackend, column: Users) -> ColumnDef {
     let mut def = ColumnDef::new(column);
     match backend {
-        DatabaseBackend::MySql => def.custom(Alias::new("longtext")),
-        _ => def.text(),
+        DatabaseBackend::MySql => def.custom(Alias::new("longtext")).default(Expr::cust("('[]')")),
+        _ => def.text().default("[]"),
     };
-    def.not_null().default("[]").take()
+    def.not_null().take()
 }
 
 /// Fills `column` of every user that has rows in `table`, in position order.
@@ -51,10 +53,14 @@ fn copy_in(backend: DatabaseBackend, table: &str, column: &str) -> String {
               GROUP BY namespace, user_id) l \
              WHERE u.namespace = l.namespace AND u.user_id = l.user_id"
         ),
+        // `GROUP_CONCAT … ORDER BY` of quoted items: MySQL's `JSON_ARRAYAGG`
+        // takes no `ORDER BY` (MariaDB's does). The session's
+        // `group_concat_max_len` is raised first ([`MYSQL_LONG_CONCAT`]).
         DatabaseBackend::MySql => format!(
             "UPDATE users u JOIN \
-             (SELECT namespace, user_id, JSON_ARRAYAGG(name ORDER BY position) AS names FROM {table} \
-              GROUP BY namespace, user_id) l \
+             (SELECT namespace, user_id, \
+              CONCAT('[', GROUP_CONCAT(JSON_QUOTE(name) ORDER BY position SEPARATOR ','), ']') AS names \
+              FROM {table} GROUP BY namespace, user_id) l \
              ON u.namespace = l.namespace AND u.user_id = l.user_id SET u.{column} = l.names"
         ),
         _ => format!(
@@ -66,7 +72,13 @@ fn copy_in(backend: DatabaseBackend, table: &str, column: &str) -> String {
     }
 }
 
-/// `down`: the rows of `table` from `column`.
+/// MySQL/MariaDB cut `GROUP_CONCAT` at `group_concat_max_len` with only a
+/// warning (1 MiB by default; a list takes at most about 130 KB, unless
+/// a server is set lower): 16 MiB for the copy's session.
+const MYSQL_LONG_CONCAT: &str = "SET SESSION group_concat_max_len = 16777216";
+
+/// `down`: the rows of `table` from `column` (on MariaDB 10.6 or later and
+/// MySQL 8, for `JSON_TABLE`).
 fn copy_out(backend: DatabaseBackend, table: &str, column: &str) -> String {
     match backend {
         DatabaseBackend::Postgres => format!(
@@ -207,6 +219,9 @@ impl MigrationTrait for Migration {
             manager
                 .alter_table(Table::alter().table(Users::Table).add_column(json_list(backend, column)).to_owned())
                 .await?;
+        }
+        if backend == DatabaseBackend::MySql {
+            db.execute_unprepared(MYSQL_LONG_CONCAT).await?;
         }
         db.execute_unprepared(&copy_in(backend, "user_roles", "roles")).await?;
         db.execute_unprepared(&copy_in(backend, "user_teams", "teams")).await?;
