@@ -8,7 +8,7 @@ use roster_domain::{TelephonyIdentity, User};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult};
 
 use crate::entity::{user_telephony, users};
-use crate::lists::{Lists, Sql, TelephonyRow};
+use crate::lists::{Lists, NO_USER, Sql, TelephonyRow, USER_COLUMNS, json_strings};
 use crate::rows;
 use crate::user_repository::{users_on_conflict, write_user};
 
@@ -17,11 +17,6 @@ use crate::user_repository::{users_on_conflict, write_user};
 const IN_LIST: usize = 1000;
 const USER_ROWS_PER_INSERT: usize = 500;
 const LIST_ROWS_PER_INSERT: usize = 2000;
-
-/// The columns of `users`, in the entity's order.
-const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
-     job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
-     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at, roles, teams";
 
 fn in_list<'a>(sql: &mut Sql, column: &str, values: impl Iterator<Item = &'a str>) {
     sql.push(column).push(" IN (");
@@ -149,11 +144,6 @@ pub(crate) async fn context<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// A JSON array of strings, for [`keys`].
-fn json_strings<'a>(values: impl Iterator<Item = &'a str>) -> String {
-    serde_json::to_string(&values.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
-}
-
 /// The strings of JSON parameter `$n` as rows `k(v)`, each looked up on its
 /// own (`CROSS JOIN LATERAL (… OFFSET 0)`, a subquery the planner can't
 /// merge into a join): a table that grew fast still looks tiny before its
@@ -169,8 +159,6 @@ pub(crate) fn postgres_context_sql() -> &'static str {
     use std::sync::OnceLock;
     static SQL: OnceLock<String> = OnceLock::new();
     SQL.get_or_init(|| {
-        const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
         // An expression, so that no index on the namespace can serve the
         // lookups by email and agent id (whose unique indexes end with it).
         let ns = "(namespace || '') = ";

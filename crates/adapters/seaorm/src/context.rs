@@ -10,17 +10,8 @@ use roster_application::UpsertContextQuery;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement};
 
 use crate::entity::users;
-use crate::lists::{Lists, Sql, TelephonyRow};
+use crate::lists::{Lists, NO_USER, Sql, TelephonyRow, USER_COLUMNS};
 use roster_domain::TelephonyIdentity;
-
-/// The columns of `users`, in the entity's order.
-const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
-     job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
-     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at, roles, teams";
-
-/// The 23 columns of `users` after the key, as NULLs.
-const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
-     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
 
 /// The query; `query.references`, `email` and `identities` may be empty
 /// (then it reads one user whole, as `find` does).

@@ -22,6 +22,21 @@ pub(crate) struct Lists {
     pub identity_owners: Vec<(TelephonyIdentity, String)>,
 }
 
+/// The columns of `users`, in the entity's order.
+pub(crate) const USER_COLUMNS: &str = "namespace, user_id, salutation, first_name, middle_name, last_name, suffix, \
+     job_title, pilot, status, work_from_home, organization, contact_center, site, coach_id, supervisor_name, \
+     supervisor_id, email, email_norm, activation_date, deactivation_date, created_at, updated_at, roles, teams";
+
+/// The 23 columns of `users` after the key, as NULLs: what the rows of a
+/// `UNION` that are not users carry in their place.
+pub(crate) const NO_USER: &str = "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, \
+     NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL";
+
+/// A JSON array of strings.
+pub(crate) fn json_strings<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&values.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
+}
+
 /// Raw SQL with parameters bound in the backend's placeholder style.
 pub(crate) struct Sql {
     backend: DbBackend,

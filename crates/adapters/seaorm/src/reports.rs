@@ -55,6 +55,13 @@ fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String, RepositoryErr
     serde_json::to_string(value).map_err(|e| RepositoryError::Internal(Box::new(e)))
 }
 
+fn kind_str(kind: ReportKind) -> &'static str {
+    match kind {
+        ReportKind::Single => "single",
+        ReportKind::Bulk => "bulk",
+    }
+}
+
 fn status_str(status: ReportStatus) -> &'static str {
     match status {
         ReportStatus::Completed => "completed",
@@ -100,11 +107,7 @@ fn report_statements(backend: DbBackend, reports: &[Report]) -> Result<Vec<sea_o
             sql.push(if n == 0 { "(" } else { ", (" });
             sql.bind(r.report_id.clone()).push(", ");
             sql.bind(r.namespace.clone()).push(", ");
-            sql.bind(match r.kind {
-                ReportKind::Single => "single",
-                ReportKind::Bulk => "bulk",
-            })
-            .push(", ");
+            sql.bind(kind_str(r.kind)).push(", ");
             sql.bind(status_str(r.status)).push(", ");
             sql.bind(r.commit).push(", ").bind(r.force_commit).push(", ");
             sql.bind(ms(r.created_at)).push(", ").bind(r.completed_at.map(ms)).push(", ");
@@ -223,10 +226,7 @@ fn postgres_report_values(reports: &[Report]) -> Result<[String; 2], DbErr> {
             ReportRow {
                 report_id: &r.report_id,
                 namespace: &r.namespace,
-                kind: match r.kind {
-                    ReportKind::Single => "single",
-                    ReportKind::Bulk => "bulk",
-                },
+                kind: kind_str(r.kind),
                 status: status_str(r.status),
                 is_commit: r.commit,
                 is_force_commit: r.force_commit,

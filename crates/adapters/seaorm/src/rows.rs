@@ -10,7 +10,7 @@ use sea_orm::ActiveValue::{NotSet, Set};
 
 use crate::entity::{user_telephony, users};
 use crate::error::{corrupt, corrupt_value};
-use crate::lists::{Lists, TelephonyRow};
+use crate::lists::{Lists, TelephonyRow, json_strings};
 
 /// Everything `save` writes for one user.
 pub(crate) struct UserRows {
@@ -26,11 +26,6 @@ fn position(i: usize) -> i32 {
 
 fn opt_text(t: &Option<Text>) -> Option<String> {
     t.as_ref().map(|t| t.as_str().to_owned())
-}
-
-/// A list as stored in its column: a JSON array of strings.
-pub(crate) fn json_list(items: &[Text]) -> String {
-    serde_json::to_string(&items.iter().map(Text::as_str).collect::<Vec<_>>()).unwrap_or_else(|_| "[]".to_owned())
 }
 
 /// A list column read back, each item through the domain's parser.
@@ -69,8 +64,8 @@ pub(crate) fn to_rows(namespace: &str, user: &User, at: DateTime<Utc>) -> UserRo
             deactivation_date: Set(user.deactivation_date.map(CalendarDate::naive)),
             created_at: Set(at),
             updated_at: Set(at),
-            roles: Set(json_list(&p.roles)),
-            teams: Set(json_list(&p.teams)),
+            roles: Set(json_strings(p.roles.iter().map(Text::as_str))),
+            teams: Set(json_strings(p.teams.iter().map(Text::as_str))),
         },
         telephony: p
             .telephony_configurations

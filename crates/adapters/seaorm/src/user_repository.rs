@@ -211,11 +211,32 @@ impl SeaOrmUserRepository {
         }
     }
 
-    /// `save_each`, keeping `reports` (none, or one per user) along: one
-    /// transaction for all; if a unique index refuses it (a value taken by
-    /// another writer, or by a user of this batch not yet released), the
-    /// users one by one — only the losers fail — and then the reports of
-    /// those written. On a task of its own, as `save`.
+    /// [`save_together`](Self::save_together) after this process's other
+    /// SQLite writers, tried again on transient failures.
+    async fn write_retrying(
+        &self,
+        namespace: &str,
+        users: &[User],
+        reports: &[Report],
+        at: DateTime<Utc>,
+    ) -> Result<(), RepositoryError> {
+        let _writer = match &self.sqlite_writer {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        with_retries("save", || self.save_together(namespace, users, reports, at)).await.map_err(to_repository_error)
+    }
+
+    /// Saves `users` (distinct ids, at least one), keeping `reports` (none,
+    /// or one per user) along: one transaction for all; if a unique index
+    /// refuses it (a value taken by another writer, or by a user of this
+    /// batch not yet released) and there are several, the users one by one —
+    /// only the losers fail — and then the reports of those written.
+    ///
+    /// On a task of its own: if the caller goes away midway (an HTTP client
+    /// that disconnects drops its request's future), the transaction still
+    /// ends — committed or rolled back — instead of being abandoned on a
+    /// pooled connection with its locks held.
     async fn save_many(
         &self,
         namespace: &Namespace,
@@ -227,24 +248,20 @@ impl SeaOrmUserRepository {
         let count = users.len();
         let (ns, users) = (namespace.clone(), users.to_vec());
         let save = tokio::spawn(async move {
-            let together = {
-                let _writer = match &this.sqlite_writer {
-                    Some(lock) => Some(lock.lock().await),
-                    None => None,
-                };
-                with_retries("save_each", || this.save_together(ns.as_str(), &users, &reports, at)).await
-            };
-            match together.map_err(to_repository_error) {
+            match this.write_retrying(ns.as_str(), &users, &reports, at).await {
                 Ok(()) => users.iter().map(|_| Ok(())).collect(),
                 Err(RepositoryError::Unavailable(e)) => {
                     let e = RepositoryError::Unavailable(e);
                     users.iter().map(|_| Err(e.shared())).collect()
                 }
+                // A lone user refused: that is its answer (trying it alone
+                // again would be the same write).
+                Err(e) if users.len() == 1 => vec![Err(e)],
                 Err(e) => {
                     tracing::debug!(error = %e, "saving users together was refused; saving them one by one");
                     let mut results = Vec::with_capacity(users.len());
                     for user in &users {
-                        results.push(this.save(&ns, user, at).await);
+                        results.push(this.write_retrying(ns.as_str(), std::slice::from_ref(user), &[], at).await);
                     }
                     let written: Vec<Report> = reports
                         .iter()
@@ -388,23 +405,8 @@ impl UserRepository for SeaOrmUserRepository {
 
     #[tracing::instrument(skip(self, user, at), fields(user_id = %user.user_id), err)]
     async fn save(&self, namespace: &Namespace, user: &User, at: DateTime<Utc>) -> Result<(), RepositoryError> {
-        // The save runs on a task of its own: if the caller goes away midway
-        // (an HTTP client that disconnects drops its request's future), the
-        // transaction still ends — committed or rolled back — instead of
-        // being abandoned on a pooled connection with its locks held.
-        let this = self.clone();
-        let (ns, user) = (namespace.as_str().to_owned(), user.clone());
-        let save = tokio::spawn(async move {
-            let _writer = match &this.sqlite_writer {
-                Some(lock) => Some(lock.lock().await),
-                None => None,
-            };
-            with_retries("save", || this.save_together(&ns, std::slice::from_ref(&user), &[], at)).await
-        });
-        match save.await {
-            Ok(result) => result.map_err(to_repository_error),
-            Err(panicked) => Err(RepositoryError::Internal(Box::new(panicked))),
-        }
+        let mut results = self.save_many(namespace, std::slice::from_ref(user), Vec::new(), at).await;
+        results.pop().unwrap_or_else(|| Err(RepositoryError::Internal("a save answered nothing".into())))
     }
 
     #[tracing::instrument(skip_all, fields(users = users.len()))]
@@ -414,11 +416,10 @@ impl UserRepository for SeaOrmUserRepository {
         users: &[User],
         at: DateTime<Utc>,
     ) -> Vec<Result<(), RepositoryError>> {
-        match users {
-            [] => Vec::new(),
-            [one] => vec![self.save(namespace, one, at).await],
-            _ => self.save_many(namespace, users, Vec::new(), at).await,
+        if users.is_empty() {
+            return Vec::new();
         }
+        self.save_many(namespace, users, Vec::new(), at).await
     }
 
     #[tracing::instrument(skip_all, fields(users = users.len()))]
